@@ -1,0 +1,1 @@
+"""One module per command group (Typer docs style), assembled in nas_cli.main."""

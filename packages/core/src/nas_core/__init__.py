@@ -1,0 +1,45 @@
+"""nas-core: one-shot architecture search (Bender et al., ICML 2018) in plain PyTorch.
+
+Where to read: ``space.py`` (the search space as data), ``cell.py`` and ``oneshot.py`` (the
+one-shot model), ``network.py`` (stand-alone networks).
+"""
+
+from .network import Network, NetworkConfig, arch_cost, build_network, count_flops, count_params
+from .oneshot import OneShotModel, PathMasks, add_weight_decay
+from .ops import ONE_SHOT_NORM, STANDALONE_NORM, NormSpec
+from .space import (
+    PAPER_OPS,
+    Architecture,
+    ArchitectureError,
+    Block,
+    SearchSpace,
+    get_space,
+    list_spaces,
+    register_space,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ONE_SHOT_NORM",
+    "PAPER_OPS",
+    "STANDALONE_NORM",
+    "Architecture",
+    "ArchitectureError",
+    "Block",
+    "Network",
+    "NetworkConfig",
+    "NormSpec",
+    "OneShotModel",
+    "PathMasks",
+    "SearchSpace",
+    "__version__",
+    "add_weight_decay",
+    "arch_cost",
+    "build_network",
+    "count_flops",
+    "count_params",
+    "get_space",
+    "list_spaces",
+    "register_space",
+]

@@ -1,0 +1,140 @@
+"""Choice blocks and cells, shared by the one-shot model and the stand-alone network.
+
+Paper: Bender et al. 2018, Sec. 3.1. A choice block sums its selected inputs, applies each
+selected op to that sum and sums the op outputs (Note: the paper's figures leave the order open;
+summing first is our choice, see README "Differences from the paper"). A cell preprocesses its
+two inputs to its own width and resolution, runs its N blocks and concatenates their outputs,
+followed by a 1x1 conv back to the cell's width.
+
+Two forward passes over the same modules:
+
+- ``forward``: the stand-alone network. The block's inputs and ops were fixed at construction,
+  so nothing branches on an architecture at run time (ONNX export can trace it).
+- ``forward_masked``: the one-shot model. Every op of the menu is present and boolean masks say,
+  per ghost batch, which input and op paths are on. Sparse execution: an op runs only on the
+  ghost batches where it is on; ``dense=True`` instead computes everything and multiplies by the
+  masks (the reference that tests and benchmarks compare against).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .ops import FactorizedReduce, NormSpec, ReLUConvBN, create_op
+from .space import Block
+
+
+def _sum(tensors: list[torch.Tensor]) -> torch.Tensor:
+    total = tensors[0]
+    for t in tensors[1:]:
+        total = total + t
+    return total
+
+
+def _per_example(on: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Ghost-batch mask ``(G,)`` -> multiplier ``(B, 1, 1, 1)`` on ``like``'s device and dtype."""
+    ghost_size = like.shape[0] // on.shape[0]
+    return on.to(like.device, like.dtype).repeat_interleave(ghost_size).view(-1, 1, 1, 1)
+
+
+def _ghost_rows(on: torch.Tensor, ghost_size: int, device: torch.device) -> torch.Tensor:
+    """Row indices of the examples belonging to the ghost batches where ``on`` is true."""
+    ghosts = on.nonzero().squeeze(1) * ghost_size  # (G_on,)
+    return (ghosts[:, None] + torch.arange(ghost_size)).flatten().to(device)
+
+
+class ChoiceBlock(nn.Module):
+    """Sum the chosen inputs, apply the chosen ops, sum the results (Sec. 3.1)."""
+
+    def __init__(self, channels: int, ops: tuple[str, ...], norm: NormSpec, inputs=None):
+        super().__init__()
+        self.inputs = inputs  # fixed input indices (stand-alone) or None (one-shot: all)
+        self.ops = nn.ModuleDict({name: create_op(name, channels, norm) for name in ops})
+
+    def forward(self, states: list[torch.Tensor], ghosts: int = 1) -> torch.Tensor:
+        x = _sum([states[i] for i in self.inputs])
+        return _sum([op(x, ghosts) for op in self.ops.values()])
+
+    def forward_masked(self, states, in_mask, op_mask, zeros, dense=False) -> torch.Tensor:
+        """One-shot forward. ``in_mask`` (G, k) and ``op_mask`` (G, n_ops) are bool, per ghost."""
+        node_on = in_mask.any(1)  # a block with every input dropped outputs zero
+        x = self._masked_inputs(states, in_mask, dense)
+        outputs = []
+        for op, on in zip(self.ops.values(), (op_mask & node_on[:, None]).unbind(1)):
+            if dense:
+                outputs.append(op(x, len(on)) * _per_example(on, x))
+            elif on.all():
+                outputs.append(op(x, len(on)))
+            elif on.any():
+                rows = _ghost_rows(on, x.shape[0] // len(on), x.device)
+                y = op(x.index_select(0, rows), int(on.sum()))  # only the ghosts that use it
+                outputs.append(zeros.index_copy(0, rows, y))
+        return _sum(outputs) if outputs else zeros
+
+    def _masked_inputs(self, states, in_mask, dense):
+        terms = []
+        for x, on in zip(states, in_mask.unbind(1)):
+            if dense or (on.any() and not on.all()):
+                terms.append(x * _per_example(on, x))
+            elif on.all():
+                terms.append(x)  # on for every ghost batch: no multiply needed
+        return _sum(terms) if terms else None  # None: every input dropped everywhere
+
+
+class Cell(nn.Module):
+    """A normal or reduction cell. ``blocks=None`` builds the one-shot cell with every path.
+
+    ``strides`` gives, for the two cell inputs (two cells back, previous cell), how much each must
+    be downsampled to reach this cell's resolution (1 or 2). Note: in a reduction cell both inputs
+    are reduced by a factorized reduce before the choice blocks, which then work at stride 1; the
+    paper does not say where the stride goes (README, "Differences from the paper").
+    """
+
+    def __init__(self, c_in: tuple[int, int], channels: int, strides: tuple[int, int],
+                 norm: NormSpec, ops: tuple[str, ...], num_blocks: int,
+                 blocks: tuple[Block, ...] | None = None):
+        super().__init__()
+        self.channels, self.reduction = channels, strides[1] == 2
+        used = {i for b in blocks for i in b.inputs} if blocks is not None else {0, 1}
+        self.pre0, self.pre1 = (
+            _preprocess(c, channels, s, norm) if i in used else None
+            for i, (c, s) in enumerate(zip(c_in, strides))
+        )
+        self.blocks = nn.ModuleList(
+            ChoiceBlock(channels, ops, norm)
+            if blocks is None
+            else ChoiceBlock(channels, blocks[b].ops, norm, blocks[b].inputs)
+            for b in range(num_blocks)
+        )
+        self.out = ReLUConvBN(num_blocks * channels, channels, 1, norm)
+
+    def forward(self, h0: torch.Tensor, h1: torch.Tensor) -> torch.Tensor:
+        states = [pre(h) if pre is not None else None for pre, h in ((self.pre0, h0), (self.pre1, h1))]
+        for block in self.blocks:
+            states.append(block(states))
+        return self.out(torch.cat(states[2:], dim=1))  # (B, N*C, H, W) -> (B, C, H, W)
+
+    def forward_masked(self, h0, h1, in_mask, op_mask, dense=False) -> torch.Tensor:
+        """``in_mask`` (G, N, N+1): block b reads columns ``:2+b``; ``op_mask`` (G, N, n_ops)."""
+        ghosts = in_mask.shape[0]
+        states = [
+            pre(h, ghosts) if dense or in_mask[:, :, i].any() else None
+            for i, (pre, h) in enumerate(((self.pre0, h0), (self.pre1, h1)))
+        ]
+        zeros = h1.new_zeros(self._output_shape(h1))
+        for b, block in enumerate(self.blocks):
+            states.append(block.forward_masked(states, in_mask[:, b, : 2 + b], op_mask[:, b], zeros, dense))
+        return self.out(torch.cat(states[2:], dim=1), ghosts)
+
+    def _output_shape(self, h1: torch.Tensor) -> tuple[int, int, int, int]:
+        B, _, H, W = h1.shape
+        if self.reduction:
+            H, W = (H + 1) // 2, (W + 1) // 2
+        return (B, self.channels, H, W)
+
+
+def _preprocess(c_in: int, c_out: int, stride: int, norm: NormSpec) -> nn.Module:
+    if stride == 2:
+        return FactorizedReduce(c_in, c_out, norm)
+    return ReLUConvBN(c_in, c_out, 1, norm)
