@@ -18,15 +18,20 @@ class UserError(Exception):
 
 def _user_error_types() -> tuple[type[BaseException], ...]:
     from nas_core import ArchitectureError
+    from nas_core.data import DataError
+    from nas_core.train import RunDirError
 
-    types: list[type[BaseException]] = [UserError, ArchitectureError]
+    return (UserError, ArchitectureError, DataError, RunDirError)
+
+
+def get_space_or_fail(name: str):
+    """The registered search space ``name``, or a :class:`UserError` listing the known ones."""
+    from nas_core import get_space
+
     try:
-        from nas_core.data import DataError
-
-        types.append(DataError)
-    except ImportError:  # the data module is optional for the space commands
-        pass
-    return tuple(types)
+        return get_space(name)
+    except KeyError as e:
+        raise UserError(e.args[0]) from None
 
 
 def fail(message: str) -> typer.Exit:
@@ -38,7 +43,12 @@ def fail(message: str) -> typer.Exit:
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Turn the library's user-facing errors into one-line messages with exit code 2."""
+    from nas_core.train import TrainingDiverged
+
     try:
         yield
     except _user_error_types() as e:
         raise fail(str(e)) from None
+    except TrainingDiverged as e:
+        err_console.print(f"[bold red]training stopped:[/] {e}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=1) from None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from .commands import space
+from .commands import space, supernet
+from .commands.train import train
 
 app = typer.Typer(
     name="nas",
@@ -14,6 +15,8 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(space.app, name="space")
+app.add_typer(supernet.app, name="supernet")
+app.command("train")(train)
 
 if __name__ == "__main__":
     app()

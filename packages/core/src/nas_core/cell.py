@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .ops import FactorizedReduce, NormSpec, ReLUConvBN, create_op
+from .ops import FactorizedReduce, Identity, NormSpec, ReLUConvBN, create_op
 from .space import Block
 
 
@@ -44,6 +44,20 @@ def _ghost_rows(on: torch.Tensor, ghost_size: int, device: torch.device) -> torc
     return (ghosts[:, None] + torch.arange(ghost_size)).flatten().to(device)
 
 
+class DropPath:
+    """Scheduled drop-path for stand-alone training (NASNet): zero an op's output per example with
+    probability ``p``, scaling the survivors by ``1 / (1 - p)``. Identity ops are never dropped."""
+
+    def __init__(self, p: float, generator: torch.Generator):
+        self.p, self.generator = p, generator
+
+    def __call__(self, y: torch.Tensor) -> torch.Tensor:
+        if self.p <= 0:
+            return y
+        keep = torch.rand(y.shape[0], 1, 1, 1, device=y.device, generator=self.generator) >= self.p
+        return y * keep.to(y.dtype) / (1 - self.p)
+
+
 class ChoiceBlock(nn.Module):
     """Sum the chosen inputs, apply the chosen ops, sum the results (Sec. 3.1)."""
 
@@ -52,9 +66,13 @@ class ChoiceBlock(nn.Module):
         self.inputs = inputs  # fixed input indices (stand-alone) or None (one-shot: all)
         self.ops = nn.ModuleDict({name: create_op(name, channels, norm) for name in ops})
 
-    def forward(self, states: list[torch.Tensor], ghosts: int = 1) -> torch.Tensor:
+    def forward(self, states: list[torch.Tensor], drop_path: DropPath | None = None) -> torch.Tensor:
         x = _sum([states[i] for i in self.inputs])
-        return _sum([op(x, ghosts) for op in self.ops.values()])
+        outputs = [op(x) for op in self.ops.values()]
+        if drop_path is not None:
+            outputs = [y if isinstance(op, Identity) else drop_path(y)
+                       for op, y in zip(self.ops.values(), outputs)]
+        return _sum(outputs)
 
     def forward_masked(self, states, in_mask, op_mask, zeros, dense=False) -> torch.Tensor:
         """One-shot forward. ``in_mask`` (G, k) and ``op_mask`` (G, n_ops) are bool, per ghost."""
@@ -109,10 +127,10 @@ class Cell(nn.Module):
         )
         self.out = ReLUConvBN(num_blocks * channels, channels, 1, norm)
 
-    def forward(self, h0: torch.Tensor, h1: torch.Tensor) -> torch.Tensor:
+    def forward(self, h0: torch.Tensor, h1: torch.Tensor, drop_path: DropPath | None = None) -> torch.Tensor:
         states = [pre(h) if pre is not None else None for pre, h in ((self.pre0, h0), (self.pre1, h1))]
         for block in self.blocks:
-            states.append(block(states))
+            states.append(block(states, drop_path))
         return self.out(torch.cat(states[2:], dim=1))  # (B, N*C, H, W) -> (B, C, H, W)
 
     def forward_masked(self, h0, h1, in_mask, op_mask, dense=False) -> torch.Tensor:

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from .cell import Cell
+from .cell import Cell, DropPath
 from .ops import STANDALONE_NORM, GhostBatchNorm2d, NormSpec
 from .space import Architecture, ArchitectureError, Block, get_space
 
@@ -98,11 +98,13 @@ class Network(nn.Module):
         self.cells = build_cells(config, norm, (), len(arch.normal), arch)
         self.head = Head(config.cell_plan()[-1][1], config.num_classes)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x`` (B, in_channels, H, W) normalised images -> logits (B, num_classes)."""
+    def forward(self, x: torch.Tensor, drop_path: DropPath | None = None) -> torch.Tensor:
+        """``x`` (B, in_channels, H, W) normalised images -> logits (B, num_classes).
+
+        ``drop_path`` is for training only (scheduled drop-path, see :class:`DropPath`)."""
         h0 = h1 = self.stem(x)
         for cell in self.cells:
-            h0, h1 = h1, cell(h0, h1)
+            h0, h1 = h1, cell(h0, h1, drop_path)
         return self.head(h1)
 
 

@@ -11,18 +11,11 @@ import typer
 from nas_core import Architecture, get_space, list_spaces
 from rich.table import Table
 
-from nas_cli._ui import UserError, console, user_errors
+from nas_cli._ui import UserError, console, get_space_or_fail, user_errors
 
 app = typer.Typer(help="Inspect search spaces; sample and validate architectures.", no_args_is_help=True)
 
 SpaceName = Annotated[str, typer.Argument(help="Search space name (see `nas space list`).")]
-
-
-def _space(name: str):
-    try:
-        return get_space(name)
-    except KeyError as e:
-        raise UserError(e.args[0]) from None
 
 
 @app.command("list")
@@ -39,7 +32,7 @@ def list_() -> None:
 def show(name: SpaceName) -> None:
     """Show a search space: its choices per block and its exact size."""
     with user_errors():
-        space = _space(name)
+        space = get_space_or_fail(name)
     console.print(f"[bold]{space.name}[/]: {space.num_blocks} choice blocks per cell, "
                   f"up to {space.max_inputs} inputs and {space.max_ops} ops per block, "
                   f"two cell types (normal, reduce), each with its own architecture")
@@ -62,7 +55,7 @@ def sample(
 ) -> None:
     """Sample architectures uniformly at random (one line each, or JSON with --json)."""
     with user_errors():
-        space = _space(name)
+        space = get_space_or_fail(name)
     generator = torch.Generator().manual_seed(seed)
     archs = [space.sample(generator) for _ in range(count)]
     if as_json:
@@ -84,5 +77,5 @@ def validate(
         except OSError as e:
             raise UserError(f"cannot read {file}: {e.strerror}") from None
         arch = Architecture.from_json(text)
-        _space(arch.space).validate(arch)
+        get_space_or_fail(arch.space).validate(arch)
     typer.echo(f"ok: {arch.id}  {arch}")

@@ -1,0 +1,32 @@
+"""Option types shared by the training commands (Typer ``Annotated`` style)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+Dataset = Annotated[str, typer.Option(help="Data set: fashion-mnist (default), cifar10, cifar100, folder, "
+                                      "synthetic.")]
+DataDir = Annotated[Path | None, typer.Option(help="Where the data set's files are (else the cache, "
+                                                 "then system locations, then a download).")]
+Subset = Annotated[int | None, typer.Option(min=1, help="Use only N examples of each split, classes "
+                                               "balanced (quick runs).")]
+ValFraction = Annotated[float, typer.Option(min=0.0, max=0.9, help="Part of the training files held out "
+                                            "as the validation split (CIFAR-10: fixed 45k/5k).")]
+ImageSize = Annotated[int | None, typer.Option(min=8, help="Resize images to this size in pixels "
+                                                  "(folder data sets: default 32).")]
+Out = Annotated[Path, typer.Option(help="Run directory: checkpoints, metrics, results.")]
+Epochs = Annotated[float, typer.Option(min=0.0, help="Passes over the training split.")]
+Steps = Annotated[int | None, typer.Option(min=1, help="Optimizer steps in total (overrides --epochs).")]
+BatchSize = Annotated[int, typer.Option(min=1, help="Examples per step.")]
+Lr = Annotated[float, typer.Option(min=0.0, help="Learning rate per 256 examples (scaled with the batch).")]
+WeightDecay = Annotated[float, typer.Option(min=0.0, help="L2 coefficient.")]
+Width = Annotated[int, typer.Option(min=2, help="F: channels of the first stack (doubled per reduction).")]
+CellsPerStack = Annotated[int, typer.Option(min=1, help="Normal cells per stack (3 stacks).")]
+Seed = Annotated[int, typer.Option(help="Seeds weights, data split and order, augmentation, masks.")]
+Device = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")]
+Resume = Annotated[bool, typer.Option("--resume", help="Continue the run in --out where it stopped.")]
+ShowConfig = Annotated[bool, typer.Option("--show-config", help="Print the resolved config and exit.")]
+CheckpointEvery = Annotated[int, typer.Option(min=1, help="Steps between checkpoints.")]

@@ -1,0 +1,45 @@
+"""What a run directory records next to its artefacts: resolved config, versions, git revision."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import torch
+from nas_core.train import atomic_write_json
+
+PACKAGES = ("nas-core", "nas-cli", "nas-export", "torch", "optuna", "onnxruntime")
+
+
+def versions() -> dict[str, str | None]:
+    found: dict[str, str | None] = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def git_revision() -> str | None:
+    """The git revision of the checkout the code runs from, if any (``+dirty`` when modified)."""
+    here = Path(__file__).resolve().parent
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True,
+                             timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return rev + ("+dirty" if dirty else "")
+
+
+def write_run_info(out_dir: Path, command: str, config: dict, extra: dict | None = None) -> None:
+    """``run.json``: the command, its resolved config, package versions, git revision, device."""
+    atomic_write_json(out_dir / f"{command.replace(' ', '_')}.run.json", {
+        "command": f"nas {command}", "argv": sys.argv, "config": config, "versions": versions(),
+        "git_revision": git_revision(), "cuda": torch.cuda.is_available(), **(extra or {}),
+    })

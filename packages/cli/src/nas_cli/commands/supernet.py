@@ -1,0 +1,83 @@
+"""`nas supernet train`: train the one-shot model (Bender et al. 2018, Sec. 3.2)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from nas_core.train import SupernetConfig, latest_checkpoint, train_supernet
+from rich.table import Table
+
+from nas_cli import _options as o
+from nas_cli._data import load_split
+from nas_cli._progress import RichProgress
+from nas_cli._run_info import write_run_info
+from nas_cli._ui import UserError, console, get_space_or_fail, user_errors
+
+app = typer.Typer(help="Train the one-shot model (the weight-sharing supernet).", no_args_is_help=True)
+
+
+@app.command()
+def train(
+    out: o.Out,
+    dataset: o.Dataset = "fashion-mnist",
+    data_dir: o.DataDir = None,
+    subset: o.Subset = None,
+    val_fraction: o.ValFraction = 0.1,
+    image_size: o.ImageSize = None,
+    space: Annotated[str, typer.Option(help="Search space (see `nas space list`).")] = "bender2018",
+    epochs: o.Epochs = 10.0,
+    steps: o.Steps = None,
+    batch_size: o.BatchSize = 128,
+    ghost_batch: Annotated[int, typer.Option(min=1, help="Examples per ghost batch (own dropout "
+                                             "masks and batch-norm statistics).")] = 32,
+    dropout_rate: Annotated[float, typer.Option(min=0.0, max=0.99, help="r: final probability that "
+                                                "all paths into a node are dropped.")] = 0.1,
+    lr: o.Lr = 0.1,
+    weight_decay: o.WeightDecay = 1e-4,
+    width: o.Width = 16,
+    cells_per_stack: o.CellsPerStack = 2,
+    seed: o.Seed = 0,
+    device: o.Device = "auto",
+    checkpoint_every: o.CheckpointEvery = 200,
+    resume: o.Resume = False,
+    show_config: o.ShowConfig = False,
+) -> None:
+    """Train the one-shot model on the train split; the val split stays held out for scoring."""
+    with user_errors():
+        try:
+            config = SupernetConfig(
+                space=space, epochs=epochs, steps=steps, batch_size=batch_size, ghost_batch=ghost_batch,
+                dropout_rate=dropout_rate, lr=lr, weight_decay=weight_decay, width=width,
+                cells_per_stack=cells_per_stack, seed=seed, device=device,
+                checkpoint_every=checkpoint_every)
+        except ValueError as e:
+            raise UserError(str(e)) from None
+        if show_config:
+            typer.echo(json.dumps(config.to_dict(), indent=2, sort_keys=True))
+            return
+        get_space_or_fail(space)
+        data = load_split(dataset, "train", data_dir, subset, seed, val_fraction, image_size)
+        out.mkdir(parents=True, exist_ok=True)
+        write_run_info(out, "supernet train", config.to_dict(),
+                       {"data": {"dataset": dataset, "subset": subset, "val_fraction": val_fraction,
+                                 "image_size": image_size, "data_dir": str(data_dir) if data_dir else None}})
+        console.print(f"one-shot model of [bold]{space}[/] on {data!r}")
+        progress = RichProgress("supernet")
+        try:
+            train_supernet(config, data, out, resume=resume, callbacks=[progress])
+        finally:
+            progress.stop()
+    _summary(out, progress)
+
+
+def _summary(out, progress: RichProgress) -> None:
+    table = Table("", "", title="one-shot model trained")
+    last = progress.last
+    if last is not None:
+        table.add_row("steps", f"{last.step:,}")
+        table.add_row("final train loss / acc", f"{last.loss:.4f} / {last.accuracy:.4f}")
+        table.add_row("final dropout rate", f"{last.extra.get('dropout', 0):.3f}")
+    table.add_row("checkpoint", str(latest_checkpoint(out)))
+    console.print(table)

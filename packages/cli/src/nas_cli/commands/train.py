@@ -1,0 +1,93 @@
+"""`nas train`: train one architecture from scratch (stand-alone, Bender et al. 2018, Sec. 4)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from nas_core import Architecture
+from nas_core.train import StandaloneConfig, train_standalone
+from rich.table import Table
+
+from nas_cli import _options as o
+from nas_cli._data import load_split, load_test_split
+from nas_cli._progress import RichProgress
+from nas_cli._run_info import write_run_info
+from nas_cli._ui import UserError, console, get_space_or_fail, user_errors
+
+
+def read_arch(path: Path) -> Architecture:
+    """An architecture from a JSON file, validated against its registered space."""
+    try:
+        arch = Architecture.from_json(path.read_text())
+    except OSError as e:
+        raise UserError(f"cannot read {path}: {e.strerror}") from None
+    return get_space_or_fail(arch.space).validate(arch)
+
+
+def train(
+    arch: Annotated[Path, typer.Option(help="Architecture JSON (e.g. `nas space sample --json`).")],
+    out: o.Out,
+    dataset: o.Dataset = "fashion-mnist",
+    data_dir: o.DataDir = None,
+    subset: o.Subset = None,
+    val_fraction: o.ValFraction = 0.1,
+    image_size: o.ImageSize = None,
+    epochs: o.Epochs = 20.0,
+    steps: o.Steps = None,
+    batch_size: o.BatchSize = 128,
+    lr: o.Lr = 0.1,
+    weight_decay: o.WeightDecay = 3e-4,
+    cutout: Annotated[int, typer.Option(min=0, help="Cutout square side in pixels (0: off).")] = 0,
+    drop_path: Annotated[float, typer.Option(min=0.0, max=0.9, help="Final drop-path probability, "
+                                             "rising linearly from 0.")] = 0.0,
+    label_smoothing: Annotated[float, typer.Option(min=0.0, max=0.5, help="Label smoothing.")] = 0.0,
+    width: o.Width = 16,
+    cells_per_stack: o.CellsPerStack = 2,
+    seed: o.Seed = 0,
+    device: o.Device = "auto",
+    checkpoint_every: o.CheckpointEvery = 200,
+    resume: o.Resume = False,
+    show_config: o.ShowConfig = False,
+) -> None:
+    """Train an architecture from scratch; report val (and test) accuracy; save weights + metrics."""
+    with user_errors():
+        try:
+            config = StandaloneConfig(
+                epochs=epochs, steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                cutout=cutout, drop_path=drop_path, label_smoothing=label_smoothing, width=width,
+                cells_per_stack=cells_per_stack, seed=seed, device=device,
+                checkpoint_every=checkpoint_every)
+        except ValueError as e:
+            raise UserError(str(e)) from None
+        if show_config:
+            typer.echo(json.dumps(config.to_dict(), indent=2, sort_keys=True))
+            return
+        architecture = read_arch(arch)
+        splits = [load_split(dataset, s, data_dir, subset, seed, val_fraction, image_size)
+                  for s in ("train", "val")]
+        test = load_test_split(dataset, data_dir, subset, seed, image_size)
+        out.mkdir(parents=True, exist_ok=True)
+        write_run_info(out, "train", config.to_dict(), {"arch": architecture.to_dict(), "dataset": dataset})
+        console.print(f"training [bold]{architecture.id}[/] {architecture} on {splits[0]!r}")
+        progress = RichProgress("train")
+        try:
+            result = train_standalone(architecture, config, *splits, out, test=test, resume=resume,
+                                      callbacks=[progress])
+        finally:
+            progress.stop()
+    _summary(result, out)
+
+
+def _summary(result: dict, out: Path) -> None:
+    table = Table("", "", title=f"stand-alone {result['arch_id']}")
+    table.add_row("val accuracy", f"{result['val']['accuracy']:.4f}")
+    if result["test"] is not None:
+        table.add_row("test accuracy", f"{result['test']['accuracy']:.4f}")
+    table.add_row("params", f"{result['params']:,}")
+    table.add_row("FLOPs / image", f"{result['flops']:,}")
+    table.add_row("train time", f"{result['train_seconds']:.1f} s")
+    table.add_row("saved in", str(out))
+    console.print(table)

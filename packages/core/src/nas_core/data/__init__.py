@@ -1,0 +1,28 @@
+"""Image data for one-shot architecture search: data sets as uint8 tensors, and a loader that
+keeps them on the device.
+
+Data sets (:func:`list_datasets`): ``fashion-mnist`` (the default), ``cifar10``, ``cifar100``,
+``folder`` (one sub-folder per class) and ``synthetic``. :func:`load_data` returns one split as
+an :class:`ImageData`; :class:`DeviceLoader` batches it with augmentation done as a few tensor
+ops per batch, after airbench. Everything that goes wrong is a :class:`DataError` with a
+one-line message. User guide: ``docs/data.md``.
+"""
+
+from ._errors import DataError
+from ._image_data import ImageData, channel_stats
+from ._loader import DeviceLoader
+from ._registry import DEFAULT_DATASET, list_datasets, load_data, register_dataset
+from ._source import Raw, Request
+
+__all__ = [
+    "DEFAULT_DATASET",
+    "DataError",
+    "DeviceLoader",
+    "ImageData",
+    "Raw",
+    "Request",
+    "channel_stats",
+    "list_datasets",
+    "load_data",
+    "register_dataset",
+]

@@ -1,0 +1,173 @@
+"""CIFAR-10 and CIFAR-100 (Krizhevsky, 2009) from the official *binary* files.
+
+Records: CIFAR-10 is 1 label byte + 3,072 pixel bytes (1,024 red, 1,024 green, 1,024 blue,
+row-major 32x32); CIFAR-100 is 2 label bytes (coarse, fine) + 3,072 pixel bytes, and the fine
+label is used. ``data_dir`` may be the folder itself (``.../cifar-10-batches-bin``) or its parent.
+
+Downloads fetch the official ``.tar.gz`` and verify it with the MD5 the official site publishes
+(https://www.cs.toronto.edu/~kriz/cifar.html lists MD5s only, so MD5 is what can be checked),
+then extract only the files below. A ``SHA256SUMS`` file in the folder is always honoured.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ._download import DownloadFailed, download_verified, extract_members
+from ._errors import DataError
+from ._files import (
+    check_digest,
+    dataset_cache,
+    find_first,
+    read_lines,
+    read_sums,
+    search_dirs,
+)
+from ._source import Raw, Request
+
+PIXELS = 3 * 32 * 32  # bytes per image
+
+
+@dataclass(frozen=True)
+class CifarSpec:
+    """Where a CIFAR variant's files are and how its records are laid out."""
+
+    name: str
+    title: str
+    folder: str  # the folder inside the official archive
+    train_files: tuple[str, ...]
+    test_files: tuple[str, ...]
+    label_bytes: int  # bytes before the pixels of each record
+    label_index: int  # which of them is the label used
+    num_classes: int
+    meta_file: str  # class names, one per line, in label order
+    url: str
+    md5: str  # of the official archive
+
+    @property
+    def record_size(self) -> int:
+        return self.label_bytes + PIXELS
+
+
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
+                   "dog", "frog", "horse", "ship", "truck")
+SPECS = {
+    "cifar10": CifarSpec(
+        "cifar10", "CIFAR-10", "cifar-10-batches-bin",
+        tuple(f"data_batch_{i}.bin" for i in range(1, 6)), ("test_batch.bin",),
+        label_bytes=1, label_index=0, num_classes=10, meta_file="batches.meta.txt",
+        url="https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
+        md5="c32a1d4ab5d03f1284b67883e8d87530"),
+    "cifar100": CifarSpec(
+        "cifar100", "CIFAR-100", "cifar-100-binary", ("train.bin",), ("test.bin",),
+        label_bytes=2, label_index=1, num_classes=100, meta_file="fine_label_names.txt",
+        url="https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz",
+        md5="03b5dce01913d631647c71ecec9e9cb8"),
+}
+
+
+def read_cifar10(part: str, req: Request) -> Raw:
+    return read_cifar(SPECS["cifar10"], part, req)
+
+
+def read_cifar100(part: str, req: Request) -> Raw:
+    return read_cifar(SPECS["cifar100"], part, req)
+
+
+def read_cifar(spec: CifarSpec, part: str, req: Request) -> Raw:
+    """The ``part`` ("train" or "test") of a CIFAR variant: uint8 (N, 3, 32, 32)."""
+    folder = _locate(spec, req)
+    files = spec.train_files if part == "train" else spec.test_files
+    paths = [_require(spec, folder, f, part) for f in files]
+    records = _read_records(spec, paths, read_sums(folder))  # (N, record_size)
+    labels = records[:, spec.label_index].long()
+    if len(labels) and int(labels.max()) >= spec.num_classes:
+        raise DataError(f"{folder}: label {int(labels.max())} is out of range for "
+                        f"{spec.title} ({spec.num_classes} classes): wrong data set?")
+    images = records[:, spec.label_bytes:].reshape(-1, 3, 32, 32)  # copies: contiguous
+    return Raw(images, labels, _classes(spec, folder))
+
+
+def _read_records(spec: CifarSpec, paths: list[Path], sums: dict[str, str]) -> torch.Tensor:
+    """All records of ``paths``, read into one buffer (no concatenation copy)."""
+    sizes = [_checked_size(spec, p) for p in paths]
+    buf = bytearray(sum(sizes))
+    view, offset = memoryview(buf), 0
+    for path, size in zip(paths, sizes):
+        part = view[offset:offset + size]
+        with open(path, "rb") as f:
+            got = f.readinto(part)
+        if got != size:
+            raise DataError(f"{path}: truncated while reading ({got} of {size} bytes)")
+        check_digest(part, sums.get(path.name), path)
+        offset += size
+    return torch.frombuffer(buf, dtype=torch.uint8).view(-1, spec.record_size)
+
+
+def _checked_size(spec: CifarSpec, path: Path) -> int:
+    size = path.stat().st_size
+    if size == 0 or size % spec.record_size:
+        raise DataError(f"{path}: {size} bytes is not a whole number of {spec.record_size}-byte "
+                        f"{spec.title} records (truncated, or another CIFAR variant?)")
+    return size
+
+
+def _classes(spec: CifarSpec, folder: Path) -> tuple[str, ...]:
+    path = folder / spec.meta_file
+    if not path.is_file():
+        names = CIFAR10_CLASSES if spec.name == "cifar10" else ()
+        return names or tuple(f"class_{i}" for i in range(spec.num_classes))
+    names = tuple(read_lines(path))
+    if len(names) != spec.num_classes:
+        raise DataError(f"{path}: {len(names)} class names, expected {spec.num_classes}")
+    return names
+
+
+def _require(spec: CifarSpec, folder: Path, file: str, part: str) -> Path:
+    path = folder / file
+    if path.is_file():
+        return path
+    if part == "test":
+        raise DataError(f"{folder} has no {file}, so {spec.title} has no test split here: put "
+                        "the official test file there, or evaluate on split 'val'")
+    raise DataError(f"{folder}: missing {file} (the {spec.title} training files are "
+                    f"{', '.join(spec.train_files)})")
+
+
+def _resolve(spec: CifarSpec, d: Path) -> Path | None:
+    """``d`` or ``d/<official folder>`` if it holds any of the variant's data files."""
+    for folder in (d / spec.folder, d):
+        if any((folder / f).is_file() for f in spec.train_files + spec.test_files):
+            return folder
+    return None
+
+
+def _locate(spec: CifarSpec, req: Request) -> Path:
+    found = find_first(search_dirs(spec.name, req.data_dir), lambda d: _resolve(spec, d))
+    if found is not None:
+        if req.data_dir is not None and not found.is_relative_to(req.data_dir):
+            req.log(f"{spec.name}: no {spec.title} files in {req.data_dir}; using {found}")
+        req.log(f"{spec.name}: reading {found}")
+        return found
+    how = (f"pass --data-dir DIR ({spec.folder} or its parent), set $NAS_DATA_DIR, or allow the "
+           f"download of {spec.url}")
+    if not req.download:
+        raise DataError(f"{spec.title} not found and download=False: {how}")
+    try:
+        return _download(spec, req)
+    except DownloadFailed as e:
+        raise DataError(f"{spec.title} not found and {e}: {how}") from e
+
+
+def _download(spec: CifarSpec, req: Request) -> Path:
+    dest = dataset_cache(spec.name)
+    archive = dest / spec.url.rsplit("/", 1)[1]
+    download_verified(spec.url, archive, spec.md5, algorithm="md5", log=req.log)
+    req.log(f"{spec.name}: extracting {archive}")
+    files = spec.train_files + spec.test_files
+    folder = extract_members(archive, dest, spec.folder, files + (spec.meta_file,), files)
+    archive.unlink()
+    return folder

@@ -1,0 +1,118 @@
+"""Downloading data files once, verified, into the user cache.
+
+A download is written to a temporary file in the destination folder, its checksum checked,
+and only then renamed into place (``os.replace`` is atomic), so an interrupted or corrupt
+download never looks like data. :func:`fetch_url` is the only function that touches the
+network; tests replace it with a local copy.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tarfile
+import tempfile
+import urllib.request
+from collections.abc import Iterable
+from pathlib import Path
+
+from ._errors import DataError
+from ._files import Log, check_digest, gunzip, read_bytes
+
+TIMEOUT_S = 60  # seconds without data before a download is abandoned
+
+
+class DownloadFailed(DataError):
+    """The network part of a download failed (offline, HTTP error): callers add how else to
+    provide the data. A checksum mismatch is a plain :class:`DataError`."""
+
+
+def fetch_url(url: str, dest: Path) -> None:
+    """Copy ``url`` to the file ``dest`` (raises ``OSError``/``URLError`` when offline)."""
+    with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response, open(dest, "wb") as f:
+        shutil.copyfileobj(response, f, length=1 << 20)
+
+
+def download_verified(url: str, dest: Path, expected: str, *, algorithm: str = "sha256",
+                      gzip_content: bool = False, log: Log) -> None:
+    """Download ``url`` to ``dest``, verified against the ``expected`` hex digest.
+
+    ``gzip_content=True`` hashes the decompressed bytes instead of the archive (gzip headers
+    carry a time stamp, so re-compressed copies of the same data differ byte for byte).
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    log(f"downloading {url} -> {dest}")
+    tmp = _temp_path(dest)
+    try:
+        _fetch(url, tmp)
+        data = read_bytes(tmp)
+        check_digest(gunzip(data, tmp) if gzip_content else data, expected, url, algorithm)
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def download_all(urls: dict[str, str], dest: Path, expected: dict[str, str], *,
+                 gzip_content: bool = False, log: Log) -> None:
+    """Download ``{file name: url}`` into ``dest``: all files are fetched and verified into a
+    staging folder first, then moved in, so a failure leaves no partial copy behind."""
+    dest.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=".download-", dir=dest))
+    try:
+        for name, url in urls.items():
+            download_verified(url, stage / name, expected[name], gzip_content=gzip_content,
+                              log=log)
+        for name in urls:
+            os.replace(stage / name, dest / name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def extract_members(archive: Path, dest: Path, folder: str, names: Iterable[str],
+                    required: Iterable[str]) -> Path:
+    """Extract ``folder/<name>`` for ``names`` from a ``.tar.gz`` into ``dest/folder``.
+
+    Only the named regular files are written (never paths from the archive itself), into a
+    temporary folder renamed into place at the end.
+    """
+    wanted = {f"{folder}/{n}": n for n in names}
+    tmp = Path(tempfile.mkdtemp(prefix=".extract-", dir=dest))
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            for member in tar:
+                name = wanted.get(member.name.removeprefix("./"))
+                if name is not None and member.isfile():
+                    _copy_member(tar, member, tmp / name)
+        missing = [n for n in required if not (tmp / n).is_file()]
+        if missing:
+            raise DataError(f"{archive}: archive lacks {folder}/{missing[0]}; delete it and retry")
+        target = dest / folder
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(tmp, target)
+        return target
+    except (tarfile.TarError, EOFError, OSError) as e:
+        raise DataError(f"{archive}: cannot extract ({e}); delete it and retry") from e
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _fetch(url: str, tmp: Path) -> None:
+    try:
+        fetch_url(url, tmp)
+    except OSError as e:  # URLError, timeouts and HTTP errors are all OSErrors
+        raise DownloadFailed(f"download of {url} failed: {getattr(e, 'reason', e)}") from e
+
+
+def _copy_member(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: Path) -> None:
+    source = tar.extractfile(member)
+    if source is None:
+        raise DataError(f"{member.name}: not a regular file in the archive")
+    with source, open(dest, "wb") as f:
+        shutil.copyfileobj(source, f, length=1 << 20)
+
+
+def _temp_path(dest: Path) -> Path:
+    fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    os.close(fd)
+    return Path(name)
+

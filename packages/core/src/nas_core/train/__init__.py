@@ -1,0 +1,35 @@
+"""Trainers: the one-shot model (Sec. 3.2) and stand-alone networks (Sec. 4).
+
+Both share one loop (``loop.py``): cosine schedule with warm-up, progress callbacks, metrics in
+``metrics.jsonl``, atomic safetensors checkpoints (``checkpoint.py``) and exact resume.
+"""
+
+from .checkpoint import atomic_write_json, atomic_write_text, latest_checkpoint, read_state
+from .config import StandaloneConfig, SupernetConfig, TrainConfig
+from .loop import Callback, Progress, RunDirError, TrainingDiverged, lr_at, resolve_device
+from .standalone import cutout, evaluate, load_network, train_standalone
+from .supernet import build_supernet, load_supernet, ramp, train_supernet
+
+__all__ = [
+    "Callback",
+    "Progress",
+    "RunDirError",
+    "StandaloneConfig",
+    "SupernetConfig",
+    "TrainConfig",
+    "TrainingDiverged",
+    "atomic_write_json",
+    "atomic_write_text",
+    "build_supernet",
+    "cutout",
+    "evaluate",
+    "latest_checkpoint",
+    "load_network",
+    "load_supernet",
+    "lr_at",
+    "ramp",
+    "read_state",
+    "resolve_device",
+    "train_standalone",
+    "train_supernet",
+]

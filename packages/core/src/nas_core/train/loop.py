@@ -1,0 +1,234 @@
+"""The training loop both trainers share: schedule, progress callbacks, checkpoints, resume.
+
+Core never prints: it reports :class:`Progress` to callbacks (the CLI draws them with rich) and
+appends the same figures to ``metrics.jsonl`` in the run directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..data import DeviceLoader, ImageData
+from .checkpoint import (
+    join_state,
+    latest_checkpoint,
+    load_tensors,
+    read_state,
+    save_checkpoint,
+    split_state,
+)
+from .config import TrainConfig
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class RunDirError(ValueError):
+    """The run directory does not fit the request (e.g. a checkpoint exists but --resume is off)."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    step: int  # optimizer steps done
+    total_steps: int
+    epoch: float  # passes over the training split done
+    loss: float  # mean training loss since the last report
+    accuracy: float  # mean training accuracy since the last report
+    lr: float
+    images_per_s: float
+    eta_s: float  # estimated seconds to the end
+    extra: dict = field(default_factory=dict)  # e.g. {"dropout": current path-dropout rate}
+
+
+class Callback:
+    """Override what you need. Every method is optional."""
+
+    def on_start(self, info: dict) -> None: ...
+
+    def on_progress(self, progress: Progress) -> None: ...
+
+    def on_checkpoint(self, step: int, folder: Path) -> None: ...
+
+    def on_end(self, summary: dict) -> None: ...
+
+
+class JsonlMetrics(Callback):
+    """Append every progress report to ``metrics.jsonl``; on resume, drop lines past the checkpoint."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def on_start(self, info: dict) -> None:
+        if self.path.exists():
+            lines = self.path.read_text().splitlines()
+            kept = [ln for ln in lines if ln.strip() and json.loads(ln)["step"] <= info["start_step"]]
+            self.path.write_text("".join(ln + "\n" for ln in kept))
+
+    def on_progress(self, progress: Progress) -> None:
+        with self.path.open("a") as f:
+            f.write(json.dumps(asdict(progress), sort_keys=True) + "\n")
+
+
+def lr_at(step: int, total: int, peak: float, warmup: float) -> float:
+    """Linear warm-up over ``warmup * total`` steps, then cosine decay to zero."""
+    warm = max(1, round(warmup * total))
+    if step < warm:
+        return peak * (step + 1) / warm
+    t = (step - warm) / max(1, total - warm)
+    return peak * 0.5 * (1 + math.cos(math.pi * t))
+
+
+def autocast(device: torch.device, bf16: bool):
+    """bf16 autocast on CUDA when asked; a no-op elsewhere."""
+    if device.type == "cuda" and bf16:
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def prepare(config: TrainConfig, build: Callable[[], nn.Module], data: ImageData
+            ) -> tuple[torch.device, nn.Module, DeviceLoader]:
+    """Device (with its fast paths on), the seeded model on it, and the training loader."""
+    device = resolve_device(config.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    torch.manual_seed(config.seed)
+    model = build().to(device)
+    if device.type == "cuda" and config.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    if len(data) < config.batch_size:
+        raise RunDirError(f"the training split has {len(data)} images, fewer than one batch "
+                          f"({config.batch_size}); lower --batch-size")
+    loader = DeviceLoader(data, config.batch_size, train=True, device=device, seed=config.seed,
+                          crop_padding=config.crop_padding, flip=config.flip,
+                          channels_last=device.type == "cuda" and config.channels_last)
+    return device, model, loader
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise RunDirError("--device cuda was asked for, but torch sees no CUDA device")
+    return torch.device(device)
+
+
+@dataclass
+class Task:
+    """What a trainer plugs into the loop."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    step: Callable[[torch.Tensor, torch.Tensor, int], tuple[torch.Tensor, torch.Tensor]]
+    generators: dict[str, torch.Generator]  # checkpointed with the run
+    state: dict  # JSON written into every checkpoint (kind, space, config, data, ...)
+    extra: Callable[[int], dict] = lambda step: {}
+
+
+def optimizer_tensors(opt: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+    return {f"optim.{i}.{k}": v for i, s in opt.state_dict()["state"].items()
+            for k, v in s.items() if isinstance(v, torch.Tensor)}
+
+
+def load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]) -> None:
+    state: dict[int, dict] = {}
+    for key, value in tensors.items():
+        if key.startswith("optim."):
+            _, i, name = key.split(".", 2)
+            state.setdefault(int(i), {})[name] = value
+    opt.load_state_dict({"state": state, "param_groups": opt.state_dict()["param_groups"]})
+
+
+def run(task: Task, loader, config: TrainConfig, total_steps: int, out_dir: str | Path,
+        callbacks: Iterable[Callback] = (), resume: bool = False) -> dict:
+    """Train ``task`` for ``total_steps`` steps, resuming from ``out_dir`` if asked."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    callbacks = [JsonlMetrics(out_dir / "metrics.jsonl"), *callbacks]
+    start = _restore(task, loader, out_dir, resume)
+    for cb in callbacks:
+        cb.on_start({"start_step": start, "total_steps": total_steps, "out_dir": str(out_dir)})
+    steps_per_epoch = max(1, len(loader))
+    batches = _batches(loader)
+    loss_sum, correct_sum, seen = 0.0, 0.0, 0
+    clock, t_start, last_ckpt = time.perf_counter(), time.perf_counter(), start
+    for step in range(start, total_steps):
+        lr = lr_at(step, total_steps, config.scaled_lr(), config.warmup)
+        for group in task.optimizer.param_groups:
+            group["lr"] = lr
+        x, y = next(batches)
+        loss, correct = task.step(x, y, step)
+        loss_sum, correct_sum, seen = loss_sum + loss.detach() * len(y), correct_sum + correct, seen + len(y)
+        done = step + 1
+        report = done % config.log_every == 0 or done % config.checkpoint_every == 0 or done == total_steps
+        if not report:
+            continue
+        mean_loss = float(loss_sum / seen)
+        if not math.isfinite(mean_loss):
+            raise TrainingDiverged(
+                f"loss became {mean_loss} before step {done}; training stopped. The last good "
+                f"checkpoint (step {last_ckpt}) is kept in {out_dir / 'checkpoints'}; try a lower lr")
+        now = time.perf_counter()
+        progress = Progress(done, total_steps, done / steps_per_epoch, mean_loss, float(correct_sum / seen),
+                            lr, seen / (now - clock), (now - t_start) / (done - start) * (total_steps - done),
+                            task.extra(step))
+        for cb in callbacks:
+            cb.on_progress(progress)
+        loss_sum, correct_sum, seen, clock = 0.0, 0.0, 0, now
+        if done % config.checkpoint_every == 0 or done == total_steps:
+            folder = _save(task, loader, out_dir, done, complete=done == total_steps)
+            last_ckpt = done
+            for cb in callbacks:
+                cb.on_checkpoint(done, folder)
+    summary = {"steps": total_steps, "resumed_from": start, "seconds": time.perf_counter() - t_start}
+    for cb in callbacks:
+        cb.on_end(summary)
+    return summary
+
+
+def _batches(loader):
+    while True:
+        yield from loader
+
+
+def _save(task: Task, loader, out_dir: Path, step: int, complete: bool) -> Path:
+    trainer = optimizer_tensors(task.optimizer)
+    trainer.update({f"rng.{name}": g.get_state() for name, g in task.generators.items()})
+    loader_tensors, loader_rest = split_state("loader", loader.state_dict())
+    trainer.update(loader_tensors)
+    state = {**task.state, "step": step, "complete": complete, "loader": loader_rest}
+    return save_checkpoint(out_dir, step, task.model.state_dict(), trainer, state)
+
+
+def _restore(task: Task, loader, out_dir: Path, resume: bool) -> int:
+    folder = latest_checkpoint(out_dir)
+    if folder is None:
+        return 0
+    if not resume:
+        raise RunDirError(f"{out_dir} already holds a checkpoint: pass --resume to continue it, "
+                          "or choose another --out")
+    state = read_state(folder)
+    for key in ("kind", "space", "data"):
+        if state.get(key) != task.state.get(key):
+            raise RunDirError(f"cannot resume {out_dir}: its checkpoint has {key}={state.get(key)!r}, "
+                              f"this run has {task.state.get(key)!r}")
+    device = next(task.model.parameters()).device
+    task.model.load_state_dict(load_tensors(folder, "model", device))
+    tensors = load_tensors(folder, "trainer", device)
+    load_optimizer(task.optimizer, tensors)
+    cpu = {k: v.cpu() for k, v in tensors.items() if not k.startswith("optim.")}
+    for name, g in task.generators.items():
+        g.set_state(cpu[f"rng.{name}"])
+    loader.load_state_dict(join_state("loader", cpu, state["loader"]))
+    return state["step"]

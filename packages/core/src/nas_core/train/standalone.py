@@ -1,0 +1,120 @@
+"""Training a chosen architecture from scratch (Bender et al. 2018, Sec. 4: "stand-alone").
+
+Ordinary batch norm with running statistics, SGD with Nesterov momentum and weight decay, cosine
+schedule, and the usual final-training options: cutout, scheduled drop-path, label smoothing.
+The run directory ends with ``model.safetensors`` (weights), ``arch.json`` and ``result.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+
+from ..cell import DropPath
+from ..data import DeviceLoader, ImageData
+from ..network import Network, NetworkConfig, build_network, count_flops, count_params
+from ..space import Architecture
+from .checkpoint import atomic_write_json, atomic_write_text
+from .config import StandaloneConfig
+from .loop import Callback, RunDirError, Task, autocast, prepare, run
+from .supernet import data_info
+
+
+def cutout(x: torch.Tensor, size: int, generator: torch.Generator) -> torch.Tensor:
+    """Zero one ``size`` x ``size`` square per image at a random centre (DeVries & Taylor 2017);
+    batched, no Python loop over images."""
+    B, _, H, W = x.shape
+    cy = torch.randint(H, (B, 1, 1), generator=generator, device=x.device)
+    cx = torch.randint(W, (B, 1, 1), generator=generator, device=x.device)
+    ys = torch.arange(H, device=x.device).view(1, H, 1)
+    xs = torch.arange(W, device=x.device).view(1, 1, W)
+    inside = ((ys - cy).abs() <= size // 2) & ((xs - cx).abs() <= size // 2)  # (B, H, W)
+    return x * (~inside).unsqueeze(1).to(x.dtype)
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, data: ImageData, batch_size: int = 500,
+             device: str | torch.device = "cpu", bf16: bool = True) -> dict[str, float]:
+    """Loss and top-1 accuracy of a stand-alone network on a whole split (eval mode)."""
+    device = torch.device(device)
+    was_training = model.training
+    model.eval()
+    loss, correct = torch.zeros((), device=device), torch.zeros((), device=device)
+    for x, y in DeviceLoader(data, batch_size, train=False, device=device):
+        with autocast(device, bf16):
+            logits = model(x).float()
+        loss += F.cross_entropy(logits, y, reduction="sum")
+        correct += (logits.argmax(1) == y).sum()
+    model.train(was_training)
+    return {"loss": float(loss) / len(data), "accuracy": float(correct) / len(data)}
+
+
+def train_standalone(arch: Architecture, config: StandaloneConfig, train: ImageData, val: ImageData,
+                     out_dir: str | Path, *, test: ImageData | None = None, resume: bool = False,
+                     callbacks: Iterable[Callback] = ()) -> dict:
+    """Train ``arch`` from scratch on ``train``; evaluate on ``val`` (and ``test``). Returns the
+    result also written to ``out_dir/result.json``."""
+    network = NetworkConfig(config.width, config.cells_per_stack, train.channels, train.num_classes)
+    device, net, loader = prepare(config, lambda: build_network(arch, network), train)
+    opt = torch.optim.SGD(net.parameters(), lr=config.scaled_lr(), momentum=config.momentum,
+                          nesterov=True, weight_decay=config.weight_decay)
+    aug_gen = torch.Generator(device=device).manual_seed(config.seed)
+    total = config.total_steps(len(train))
+    forward = torch.compile(net) if config.compile else net
+
+    def step(x: torch.Tensor, y: torch.Tensor, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if config.cutout:
+            x = cutout(x, config.cutout, aug_gen)
+        drop = DropPath(config.drop_path * i / max(1, total - 1), aug_gen) if config.drop_path else None
+        with autocast(device, config.bf16):
+            logits = forward(x, drop) if drop is not None else forward(x)
+            loss = F.cross_entropy(logits.float(), y, label_smoothing=config.label_smoothing)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.grad_clip:
+            torch.nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
+        opt.step()
+        return loss.detach(), (logits.argmax(1) == y).sum()
+
+    state = {"kind": "standalone", "space": arch.space, "arch": arch.to_dict(),
+             "config": config.to_dict(), "network": network.to_dict(), "data": data_info(train)}
+    task = Task(net, opt, step, {"augment": aug_gen}, state)
+    net.train()
+    summary = run(task, loader, config, total, out_dir, callbacks, resume)
+    return _finish(net, arch, network, config, train, val, test, Path(out_dir), summary, device)
+
+
+def _finish(net: Network, arch, network, config, train, val, test, out_dir: Path, summary: dict,
+            device) -> dict:
+    result = {
+        "arch": arch.to_dict(), "arch_id": arch.id, "arch_string": str(arch),
+        "params": count_params(net), "flops": count_flops(net, tuple(train.images.shape[1:])),
+        "val": evaluate(net, val, config.eval_batch_size, device, config.bf16),
+        "test": None if test is None else evaluate(net, test, config.eval_batch_size, device, config.bf16),
+        "train_seconds": summary["seconds"], "steps": summary["steps"], "network": network.to_dict(),
+        "data": train.name, "classes": list(train.classes),
+        "mean": list(train.mean), "std": list(train.std),
+    }
+    tmp = out_dir / ".model.safetensors.tmp"
+    save_file({k: v.detach().contiguous().cpu() for k, v in net.state_dict().items()}, tmp)
+    tmp.replace(out_dir / "model.safetensors")
+    atomic_write_text(out_dir / "arch.json", arch.to_json(indent=2) + "\n")
+    atomic_write_json(out_dir / "result.json", result)
+    return result
+
+
+def load_network(model_dir: str | Path, device: str | torch.device = "cpu") -> tuple[Network, dict]:
+    """A trained stand-alone network and its ``result.json`` (weights via safetensors only)."""
+    model_dir = Path(model_dir)
+    if not (model_dir / "result.json").exists():
+        raise RunDirError(f"{model_dir} holds no trained network (no result.json)")
+    result = json.loads((model_dir / "result.json").read_text())
+    arch = Architecture.from_json(result["arch"])
+    net = build_network(arch, NetworkConfig(**result["network"]))
+    net.load_state_dict(load_file(model_dir / "model.safetensors"))
+    return net.to(device).eval(), result

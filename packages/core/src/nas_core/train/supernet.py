@@ -1,0 +1,89 @@
+"""Training the one-shot model (Bender et al. 2018, Sec. 3.2).
+
+Each step: split the batch into ghost batches, draw path-dropout masks for each (the rate ramps
+linearly from 0 to ``dropout_rate`` over training), run the sparse one-shot forward, add L2 only
+to the parameters of paths that were on, clip, and take an SGD step (Nesterov momentum 0.9,
+cosine-decayed learning rate after a short linear warm-up).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from ..data import ImageData
+from ..network import NetworkConfig
+from ..oneshot import OneShotModel, add_weight_decay
+from ..ops import NormSpec
+from ..space import SearchSpace, get_space
+from . import checkpoint
+from .config import SupernetConfig
+from .loop import Callback, RunDirError, Task, autocast, prepare, run
+
+
+def data_info(data: ImageData) -> dict:
+    """What identifies the training data in a checkpoint (resume refuses another data set)."""
+    return {"name": data.name, "size": len(data), "classes": list(data.classes),
+            "shape": list(data.images.shape[1:]), "mean": list(data.mean), "std": list(data.std)}
+
+
+def build_supernet(config: SupernetConfig, data: ImageData) -> OneShotModel:
+    network = NetworkConfig(config.width, config.cells_per_stack, data.channels, data.num_classes)
+    norm = NormSpec(affine=config.bn_affine, running_stats=False)
+    return OneShotModel(get_space(config.space), network, norm)
+
+
+def train_supernet(config: SupernetConfig, data: ImageData, out_dir: str | Path, *,
+                   resume: bool = False, callbacks: Iterable[Callback] = ()) -> OneShotModel:
+    """Train a one-shot model on ``data`` (the train split); checkpoints go to ``out_dir``."""
+    device, model, loader = prepare(config, lambda: build_supernet(config, data), data)
+    opt = torch.optim.SGD(model.parameters(), lr=config.scaled_lr(), momentum=config.momentum,
+                          nesterov=True)
+    masks_gen = torch.Generator().manual_seed(config.seed)
+    total = config.total_steps(len(data))
+
+    def step(x: torch.Tensor, y: torch.Tensor, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        masks = model.path_dropout(len(x) // config.ghost_batch, config.dropout_rate,
+                                   ramp(i, total), masks_gen)
+        with autocast(device, config.bf16):
+            logits = model(x, masks=masks)
+            loss = F.cross_entropy(logits.float(), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        add_weight_decay(model.active_parameters(masks), config.weight_decay)
+        if config.grad_clip:
+            grads = [p for p in model.parameters() if p.grad is not None]
+            torch.nn.utils.clip_grad_norm_(grads, config.grad_clip)
+        opt.step()
+        return loss.detach(), (logits.argmax(1) == y).sum()
+
+    state = {"kind": "supernet", "space": model.space.to_dict(), "config": config.to_dict(),
+             "network": model.config.to_dict(), "data": data_info(data)}
+    task = Task(model, opt, step, {"masks": masks_gen}, state,
+                extra=lambda i: {"dropout": config.dropout_rate * ramp(i, total)})
+    run(task, loader, config, total, out_dir, callbacks, resume)
+    return model
+
+
+def ramp(step: int, total: int) -> float:
+    """Path-dropout schedule (Sec. 3.2): rises linearly from 0 at the first step to 1 at the last."""
+    return step / max(1, total - 1)
+
+
+def load_supernet(out_dir: str | Path, device: str | torch.device = "cpu") -> OneShotModel:
+    """The one-shot model of the newest checkpoint in ``out_dir`` (weights only, no code run)."""
+    folder = checkpoint.latest_checkpoint(out_dir)
+    if folder is None:
+        raise RunDirError(f"no checkpoint in {out_dir}: train one with `nas supernet train`")
+    state = checkpoint.read_state(folder)
+    if state.get("kind") != "supernet":
+        raise RunDirError(f"{folder} holds a {state.get('kind')} checkpoint, not a one-shot model")
+    space = SearchSpace.from_dict(state["space"])
+    config = SupernetConfig.from_dict(state["config"])
+    model = OneShotModel(space, NetworkConfig(**state["network"]),
+                         NormSpec(affine=config.bn_affine, running_stats=False))
+    model.load_state_dict(checkpoint.load_tensors(folder, "model"))
+    return model.to(device).eval()
