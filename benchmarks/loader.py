@@ -17,9 +17,10 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset
+
 from nas_core.data import DeviceLoader, ImageData, channel_stats, load_data
 from nas_core.data._synthetic import make_images
-from torch.utils.data import DataLoader, Dataset
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "cifar-10-batches-bin"
 BATCH = 512

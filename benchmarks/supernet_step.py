@@ -14,6 +14,7 @@ import statistics
 import time
 
 import torch
+
 from nas_core import NetworkConfig, OneShotModel, get_space
 
 

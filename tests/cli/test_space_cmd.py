@@ -4,9 +4,10 @@ import json
 
 import pytest
 import torch
+from typer.testing import CliRunner
+
 from nas_cli.main import app
 from nas_core import Architecture, get_space, list_spaces
-from typer.testing import CliRunner
 
 runner = CliRunner()
 

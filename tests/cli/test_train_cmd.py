@@ -3,9 +3,10 @@
 import json
 
 import torch
+from typer.testing import CliRunner
+
 from nas_cli.main import app
 from nas_core import get_space
-from typer.testing import CliRunner
 
 runner = CliRunner()
 TINY = ["--dataset", "synthetic", "--image-size", "12", "--subset", "320", "--width", "4",

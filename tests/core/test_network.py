@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+
 from nas_core import (
     NetworkConfig,
     arch_cost,

@@ -5,6 +5,7 @@ import math
 
 import pytest
 import torch
+
 from nas_core import NetworkConfig, OneShotModel, SearchSpace, add_weight_decay, get_space, list_spaces
 
 SPACES = [get_space(name) for name in list_spaces()]

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+
 from nas_core.ops import (
     ONE_SHOT_NORM,
     OPS,

@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+
 from nas_core import Architecture, ArchitectureError, Block, SearchSpace, get_space, list_spaces
 from nas_core.space import FORMAT_VERSION
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from nas_core.data import DataError, _cifar, _download, load_data
 from nas_core.data._source import Request
 from nas_core.data._splits import train_val_split

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from nas_core.data import DataError, _cifar, _download, _idx, load_data
 
 DEBIAN = Path("/usr/share/datasets/fashion-mnist")

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from nas_core.data import DataError, _folder, load_data
 from PIL import Image
+
+from nas_core.data import DataError, _folder, load_data
 
 
 def write_png(path: Path, colour: tuple[int, ...] | int, size: tuple[int, int] = (40, 30),

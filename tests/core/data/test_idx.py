@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from nas_core.data import DataError, _download, _idx, load_data
 from nas_core.data._source import Request
 

@@ -7,6 +7,7 @@ import itertools
 import pytest
 import torch
 import torch.nn.functional as F
+
 from nas_core.data import DeviceLoader, ImageData
 from nas_core.data._loader import crop_flip
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
+
 from nas_core.data import (
     DEFAULT_DATASET,
     DataError,
@@ -23,7 +25,6 @@ from nas_core.data import (
     load_data,
     register_dataset,
 )
-from PIL import Image
 
 
 def build_fashion(root: Path) -> Path:

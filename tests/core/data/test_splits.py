@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from nas_core.data import DataError, load_data
 from nas_core.data._splits import (
     balanced_quota,

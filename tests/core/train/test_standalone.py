@@ -4,6 +4,7 @@ import json
 
 import pytest
 import torch
+
 from nas_core import get_space
 from nas_core.cell import DropPath
 from nas_core.data import load_data

@@ -4,6 +4,7 @@ import json
 
 import pytest
 import torch
+
 from nas_core.data import load_data
 from nas_core.train import (
     Callback,

@@ -9,6 +9,7 @@ from importlib import metadata
 from pathlib import Path
 
 import torch
+
 from nas_core.train import atomic_write_json
 
 PACKAGES = ("nas-core", "nas-cli", "nas-export", "torch", "optuna", "onnxruntime")

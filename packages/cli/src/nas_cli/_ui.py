@@ -21,7 +21,9 @@ def _user_error_types() -> tuple[type[BaseException], ...]:
     from nas_core.data import DataError
     from nas_core.train import RunDirError
 
-    return (UserError, ArchitectureError, DataError, RunDirError)
+    from .search import StudyError
+
+    return (UserError, ArchitectureError, DataError, RunDirError, StudyError)
 
 
 def get_space_or_fail(name: str):

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import optuna
 import typer
 
 from .commands import space, supernet
+from .commands.dashboard import dashboard
+from .commands.export import export
+from .commands.predict import predict
+from .commands.run import run
 from .commands.train import train
 
 app = typer.Typer(
@@ -14,9 +19,21 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+@app.callback()
+def _quiet_libraries() -> None:
+    """One-shot neural architecture search (Bender et al., ICML 2018)."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # our progress bars say what happens
+
+
+app.command("run")(run)
 app.add_typer(space.app, name="space")
 app.add_typer(supernet.app, name="supernet")
 app.command("train")(train)
+app.command("dashboard")(dashboard)
+app.command("export")(export)
+app.command("predict")(predict)
 
 if __name__ == "__main__":
     app()

@@ -4,9 +4,18 @@ Where to read: ``space.py`` (the search space as data), ``cell.py`` and ``onesho
 one-shot model), ``network.py`` (stand-alone networks).
 """
 
-from .network import Network, NetworkConfig, arch_cost, build_network, count_flops, count_params
+from .network import (
+    Network,
+    NetworkConfig,
+    arch_cost,
+    build_network,
+    count_flops,
+    count_params,
+    measure_latency,
+)
 from .oneshot import OneShotModel, PathMasks, add_weight_decay
 from .ops import ONE_SHOT_NORM, STANDALONE_NORM, NormSpec
+from .scoring import Score, Scorer, one_shot_accuracy
 from .space import (
     PAPER_OPS,
     Architecture,
@@ -32,6 +41,8 @@ __all__ = [
     "NormSpec",
     "OneShotModel",
     "PathMasks",
+    "Score",
+    "Scorer",
     "SearchSpace",
     "__version__",
     "add_weight_decay",
@@ -41,5 +52,7 @@ __all__ = [
     "count_params",
     "get_space",
     "list_spaces",
+    "measure_latency",
+    "one_shot_accuracy",
     "register_space",
 ]

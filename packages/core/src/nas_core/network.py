@@ -8,6 +8,8 @@ The one-shot model (``oneshot.py``) and :class:`Network` build the same skeleton
 
 from __future__ import annotations
 
+import statistics
+import time
 from dataclasses import asdict, dataclass
 
 import torch
@@ -142,6 +144,27 @@ def count_flops(module: nn.Module, input_shape: tuple[int, int, int]) -> int:
     finally:
         module.train(was_training)
     return counter.get_total_flops()
+
+
+@torch.no_grad()
+def measure_latency(module: nn.Module, input_shape: tuple[int, int, int], repeats: int = 20) -> float:
+    """Median milliseconds of one forward pass at batch 1 on this machine (after 3 warm-up runs)."""
+    was_training = module.training
+    module.eval()
+    p = next(module.parameters())
+    x = torch.zeros(1, *input_shape, device=p.device, dtype=p.dtype)
+    times = []
+    for i in range(repeats + 3):
+        if p.device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        module(x)
+        if p.device.type == "cuda":
+            torch.cuda.synchronize()
+        if i >= 3:
+            times.append((time.perf_counter() - start) * 1000)
+    module.train(was_training)
+    return statistics.median(times)
 
 
 def arch_cost(arch: Architecture, config: NetworkConfig, image_size: int) -> dict[str, int]:

@@ -8,10 +8,10 @@ from typing import Annotated
 
 import torch
 import typer
-from nas_core import Architecture, get_space, list_spaces
 from rich.table import Table
 
 from nas_cli._ui import UserError, console, get_space_or_fail, user_errors
+from nas_core import Architecture, get_space, list_spaces
 
 app = typer.Typer(help="Inspect search spaces; sample and validate architectures.", no_args_is_help=True)
 

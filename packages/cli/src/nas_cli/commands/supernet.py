@@ -6,7 +6,6 @@ import json
 from typing import Annotated
 
 import typer
-from nas_core.train import SupernetConfig, latest_checkpoint, train_supernet
 from rich.table import Table
 
 from nas_cli import _options as o
@@ -14,6 +13,7 @@ from nas_cli._data import load_split
 from nas_cli._progress import RichProgress
 from nas_cli._run_info import write_run_info
 from nas_cli._ui import UserError, console, get_space_or_fail, user_errors
+from nas_core.train import SupernetConfig, latest_checkpoint, train_supernet
 
 app = typer.Typer(help="Train the one-shot model (the weight-sharing supernet).", no_args_is_help=True)
 

@@ -7,8 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from nas_core import Architecture
-from nas_core.train import StandaloneConfig, train_standalone
 from rich.table import Table
 
 from nas_cli import _options as o
@@ -16,6 +14,8 @@ from nas_cli._data import load_split, load_test_split
 from nas_cli._progress import RichProgress
 from nas_cli._run_info import write_run_info
 from nas_cli._ui import UserError, console, get_space_or_fail, user_errors
+from nas_core import Architecture
+from nas_core.train import StandaloneConfig, train_standalone
 
 
 def read_arch(path: Path) -> Architecture:

@@ -105,14 +105,14 @@ def prepare(config: TrainConfig, build: Callable[[], nn.Module], data: ImageData
         torch.backends.cudnn.allow_tf32 = True
     torch.manual_seed(config.seed)
     model = build().to(device)
-    if device.type == "cuda" and config.channels_last:
+    if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
     if len(data) < config.batch_size:
         raise RunDirError(f"the training split has {len(data)} images, fewer than one batch "
                           f"({config.batch_size}); lower --batch-size")
     loader = DeviceLoader(data, config.batch_size, train=True, device=device, seed=config.seed,
                           crop_padding=config.crop_padding, flip=config.flip,
-                          channels_last=device.type == "cuda" and config.channels_last)
+                          channels_last=config.channels_last)
     return device, model, loader
 
 

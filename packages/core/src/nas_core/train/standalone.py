@@ -97,7 +97,8 @@ def _finish(net: Network, arch, network, config, train, val, test, out_dir: Path
         "val": evaluate(net, val, config.eval_batch_size, device, config.bf16),
         "test": None if test is None else evaluate(net, test, config.eval_batch_size, device, config.bf16),
         "train_seconds": summary["seconds"], "steps": summary["steps"], "network": network.to_dict(),
-        "data": train.name, "classes": list(train.classes),
+        "data": train.name, "classes": list(train.classes), "image_size": train.image_size,
+        "channels": train.channels,
         "mean": list(train.mean), "std": list(train.std),
     }
     tmp = out_dir / ".model.safetensors.tmp"

@@ -1,0 +1,45 @@
+"""The search, as a module you can import: random or Optuna-guided sampling over one-shot scores.
+
+    from nas_cli.search import DataSpec, SearchConfig, run_search, best_architectures
+    study = run_search("runs/x", "runs/x/supernet", DataSpec("fashion-mnist"), SearchConfig(trials=50))
+    for arch, figures in best_architectures(study, 3): ...
+
+The Typer commands (`nas search`, `nas run`) are thin layers over these functions.
+"""
+
+from ._encoding import decode, distributions, encode, suggest_architecture
+from ._samplers import SAMPLERS, create_sampler, list_samplers
+from ._search import (
+    COSTS,
+    DataSpec,
+    Objective,
+    SearchConfig,
+    best_architectures,
+    make_scorer,
+    run_search,
+    search_worker,
+)
+from ._study import StudyError, counted, default_storage, open_storage, open_study
+
+__all__ = [
+    "COSTS",
+    "SAMPLERS",
+    "DataSpec",
+    "Objective",
+    "SearchConfig",
+    "StudyError",
+    "best_architectures",
+    "counted",
+    "create_sampler",
+    "decode",
+    "default_storage",
+    "distributions",
+    "encode",
+    "list_samplers",
+    "make_scorer",
+    "open_storage",
+    "open_study",
+    "run_search",
+    "search_worker",
+    "suggest_architecture",
+]

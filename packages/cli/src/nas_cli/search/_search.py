@@ -1,0 +1,199 @@
+"""The search: sample architectures, score each inside the trained one-shot model, keep the best.
+
+Paper: Bender et al. 2018, Sec. 4 (random search over one-shot accuracy). Every trial of the
+Optuna study is one architecture: the sampler suggests it through the categorical encoding
+(``_encoding.py``), the one-shot model scores it (``nas_core.Scorer``, cached by architecture id
+in ``scores.jsonl``), and the trial stores the architecture and its figures as user attributes,
+so optuna-dashboard shows them. ``workers > 1`` runs that many processes against one study; a
+file lock around "count, then ask" makes them create exactly ``trials`` trials together.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import optuna
+import torch
+
+from nas_core import Architecture, Score, Scorer, build_network, measure_latency
+from nas_core.data import ImageData, load_data
+from nas_core.train import load_supernet, resolve_device
+
+from ._encoding import suggest_architecture
+from ._samplers import SAMPLERS, create_sampler
+from ._study import ask_within_budget, counted, default_storage, fail_stale_trials, open_storage, open_study
+
+COSTS = ("params", "flops", "latency")
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    sampler: str = "random"  # see _samplers.SAMPLERS
+    trials: int = 100  # trials in total (a re-run continues up to this many)
+    cost: str | None = None  # params | flops | latency: a second objective, minimised
+    seed: int = 0
+    workers: int = 1  # processes on this machine, against the same study
+    storage: str | None = None  # Optuna storage URL; default: SQLite file in the run directory
+    study: str = "oneshot"  # study name
+    scoring: str = "batch-stats"  # or "recalibrate" (see nas_core.scoring)
+    batch_size: int = 500  # evaluation batch (its statistics normalise the batch norm)
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"unknown sampler {self.sampler!r} (known: {', '.join(SAMPLERS)})")
+        if self.cost is not None and self.cost not in COSTS:
+            raise ValueError(f"unknown cost {self.cost!r} (known: {', '.join(COSTS)})")
+        if self.trials < 1:
+            raise ValueError(f"--trials must be at least 1, got {self.trials}")
+        if self.workers < 1:
+            raise ValueError(f"--workers must be at least 1, got {self.workers}")
+
+    @property
+    def objective_cost(self) -> str | None:
+        """The cost objective; multi-objective samplers default to params."""
+        if self.cost is None and SAMPLERS[self.sampler].multi_objective:
+            return "params"
+        return self.cost
+
+    @property
+    def directions(self) -> list[str]:
+        return ["maximize"] + (["minimize"] if self.objective_cost else [])
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """How a worker loads the validation split (and the train split to recalibrate): picklable."""
+
+    dataset: str
+    data_dir: str | None = None
+    subsets: dict = field(default_factory=dict)  # split -> examples kept (class-balanced); absent: all
+    seed: int = 0
+    val_fraction: float = 0.1
+    image_size: int | None = None
+
+    def load(self, split: str, log: Callable[[str], None] | None = None) -> ImageData:
+        return load_data(self.dataset, split, data_dir=self.data_dir, subset=self.subsets.get(split),
+                         seed=self.seed, val_fraction=self.val_fraction, image_size=self.image_size, log=log)
+
+
+def trial_figures(arch: Architecture, score: Score, latency_ms: float | None) -> dict:
+    """User attributes of a trial (shown by optuna-dashboard)."""
+    figures = {"arch": arch.to_json(), "arch_id": arch.id, "arch_string": str(arch),
+               "one_shot_accuracy": score.accuracy, "one_shot_loss": score.loss,
+               "params": score.params, "flops": score.flops}
+    if latency_ms is not None:
+        figures["latency_ms"] = latency_ms
+    return figures
+
+
+class Objective:
+    """One trial: suggest an architecture, score it, record it, return the objective value(s)."""
+
+    def __init__(self, scorer: Scorer, cost: str | None):
+        self.scorer, self.cost = scorer, cost
+        self.space = scorer.model.space
+
+    def __call__(self, trial: optuna.Trial) -> float | tuple[float, float]:
+        arch = suggest_architecture(trial, self.space)
+        score = self.scorer(arch)
+        latency = self._latency(arch) if self.cost == "latency" else None
+        for key, value in trial_figures(arch, score, latency).items():
+            trial.set_user_attr(key, value)
+        if self.cost is None:
+            return score.accuracy
+        cost = {"params": score.params, "flops": score.flops, "latency": latency}[self.cost]
+        return score.accuracy, float(cost)
+
+    def _latency(self, arch: Architecture) -> float:
+        val = self.scorer.val
+        net = build_network(arch, self.scorer.model.config)
+        return measure_latency(net, tuple(val.images.shape[1:]))
+
+
+def make_scorer(run_dir: Path, supernet_dir: Path, data: DataSpec, config: SearchConfig) -> Scorer:
+    device = resolve_device(config.device)
+    model = load_supernet(supernet_dir, device)
+    train = data.load("train") if config.scoring == "recalibrate" else None
+    return Scorer(model, data.load("val"), batch_size=config.batch_size, mode=config.scoring, train=train,
+                  cache_file=run_dir / "scores.jsonl")
+
+
+def search_worker(run_dir: Path, supernet_dir: Path, data: DataSpec, config: SearchConfig,
+                  worker: int = 0, on_trial: Callable[[optuna.trial.FrozenTrial], None] | None = None,
+                  scorer: Scorer | None = None) -> int:
+    """Run trials until the study holds ``config.trials``; returns how many this worker ran."""
+    if config.workers > 1:
+        torch.set_num_threads(max(1, (multiprocessing.cpu_count() or 1) // config.workers))
+    scorer = scorer or make_scorer(run_dir, supernet_dir, data, config)
+    storage = open_storage(config.storage or default_storage(run_dir))
+    study = open_study(storage, config.study, config.directions)
+    # A fresh seed per worker and per resumption, so a continued search does not replay its start.
+    study.sampler = create_sampler(config.sampler, config.seed + 1000 * worker + counted(study))
+    objective, ran = Objective(scorer, config.objective_cost), 0
+    while (trial := ask_within_budget(study, config.trials, run_dir / ".study.lock")) is not None:
+        try:
+            values = objective(trial)
+        except BaseException:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            raise
+        frozen = study.tell(trial, values)
+        ran += 1
+        if on_trial is not None:
+            on_trial(frozen)
+    return ran
+
+
+def _spawned_worker(*args) -> None:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    search_worker(*args)
+
+
+def run_search(run_dir: str | Path, supernet_dir: str | Path, data: DataSpec, config: SearchConfig, *,
+               on_trial: Callable[[optuna.trial.FrozenTrial], None] | None = None,
+               on_count: Callable[[int], None] | None = None, scorer: Scorer | None = None) -> optuna.Study:
+    """Search until the study holds ``config.trials`` trials; resumes an existing study."""
+    run_dir, supernet_dir = Path(run_dir), Path(supernet_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    storage = open_storage(config.storage or default_storage(run_dir))
+    study = open_study(storage, config.study, config.directions)
+    fail_stale_trials(study)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names(["one_shot_accuracy"] + ([config.objective_cost] if config.objective_cost else []))
+    study.set_user_attr("search_config", asdict(config))
+    if config.workers == 1:
+        search_worker(run_dir, supernet_dir, data, config, 0, on_trial, scorer)
+    else:
+        _run_processes(run_dir, supernet_dir, data, config, study, on_count)
+    return study
+
+
+def _run_processes(run_dir, supernet_dir, data, config, study, on_count) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_spawned_worker, args=(run_dir, supernet_dir, data, config, w))
+             for w in range(config.workers)]
+    for p in procs:
+        p.start()
+    while any(p.is_alive() for p in procs):
+        if on_count is not None:
+            on_count(len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))))
+        time.sleep(0.5)
+    failed = [p.exitcode for p in procs if p.exitcode != 0]
+    if failed:
+        raise RuntimeError(f"{len(failed)} search worker(s) failed (exit codes {failed}); "
+                           "re-run the same command to continue the study")
+
+
+def best_architectures(study: optuna.Study, k: int) -> list[tuple[Architecture, dict]]:
+    """The ``k`` distinct architectures with the highest one-shot accuracy (ties: fewer params)."""
+    best: dict[str, dict] = {}
+    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+        best.setdefault(t.user_attrs["arch_id"], {**t.user_attrs, "trial": t.number})
+    ranked = sorted(best.values(), key=lambda a: (-a["one_shot_accuracy"], a["params"], a["trial"]))
+    return [(Architecture.from_json(a["arch"]), a) for a in ranked[:k]]

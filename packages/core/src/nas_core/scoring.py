@@ -1,0 +1,145 @@
+"""One-shot scoring: how good is an architecture, judged inside the trained one-shot model?
+
+Paper: Bender et al. 2018, Sec. 4. The *one-shot accuracy* of an architecture is the validation
+accuracy of the one-shot model with only that architecture's paths switched on, no retraining.
+Batch norm uses the statistics of each evaluation batch (the one-shot model keeps no running
+averages), so the score is deterministic for given weights and evaluation batches.
+
+``mode="recalibrate"`` is a documented alternative used by later one-shot methods (e.g. SPOS):
+re-estimate batch-norm running statistics of the extracted network on a few training batches,
+then score in eval mode. Note: differs from the paper, which uses evaluation-batch statistics.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from .data import DeviceLoader, ImageData
+from .network import Network, arch_cost
+from .oneshot import OneShotModel
+from .ops import NormSpec
+from .space import Architecture
+
+MODES = ("batch-stats", "recalibrate")
+
+
+@dataclass(frozen=True)
+class Score:
+    """One-shot figures of an architecture, plus the cost of its stand-alone network."""
+
+    arch_id: str
+    accuracy: float  # one-shot top-1 accuracy on the whole validation split
+    loss: float  # mean cross-entropy on the validation split
+    params: int  # parameters of the stand-alone network (one-shot model's width)
+    flops: int  # FLOPs per image of the stand-alone network
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@torch.no_grad()
+def one_shot_accuracy(model: OneShotModel, arch: Architecture, data: ImageData, batch_size: int = 500,
+                      dense: bool = False) -> tuple[float, float]:
+    """(accuracy, loss) of ``arch`` inside ``model`` on all of ``data``; only its paths run.
+
+    ``dense=True`` runs every path and masks (the reference, for benchmarks only).
+    """
+    device = next(model.parameters()).device
+    masks = model.arch_masks(arch)
+    correct, loss = torch.zeros((), device=device), torch.zeros((), device=device)
+    for x, y in DeviceLoader(data, batch_size, train=False, device=device):
+        logits = model(x, masks=masks, dense=dense).float()
+        loss += F.cross_entropy(logits, y, reduction="sum")
+        correct += (logits.argmax(1) == y).sum()
+    return float(correct) / len(data), float(loss) / len(data)
+
+
+@torch.no_grad()
+def recalibrated_accuracy(model: OneShotModel, arch: Architecture, data: ImageData, train: ImageData,
+                          batches: int = 10, batch_size: int = 500) -> tuple[float, float]:
+    """(accuracy, loss) after re-estimating batch-norm statistics on ``batches`` training batches."""
+    device = next(model.parameters()).device
+    net = Network(arch, model.config, NormSpec(model.norm.affine, running_stats=True)).to(device)
+    own = model.state_dict()
+    net.load_state_dict({k: own[k] for k, v in net.state_dict().items() if k in own}, strict=False)
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average over the calibration batches
+    net.train()
+    loader = DeviceLoader(train, batch_size, train=True, device=device, seed=0, crop_padding=0, flip=False,
+                          drop_last=False)
+    for i, (x, _) in enumerate(loader):
+        if i == batches:
+            break
+        net(x)
+    net.eval()
+    correct, loss = torch.zeros((), device=device), torch.zeros((), device=device)
+    for x, y in DeviceLoader(data, batch_size, train=False, device=device):
+        logits = net(x).float()
+        loss += F.cross_entropy(logits, y, reduction="sum")
+        correct += (logits.argmax(1) == y).sum()
+    return float(correct) / len(data), float(loss) / len(data)
+
+
+class Scorer:
+    """Scores architectures with a trained one-shot model, caching by architecture id.
+
+    An architecture already scored is never recomputed; with ``cache_file`` the cache is a JSON
+    lines file that survives restarts and is shared by processes that append to it.
+    """
+
+    def __init__(self, model: OneShotModel, val: ImageData, *, batch_size: int = 500,
+                 mode: str = "batch-stats", train: ImageData | None = None,
+                 cache_file: str | Path | None = None, image_size: int | None = None):
+        if mode not in MODES:
+            raise ValueError(f"unknown scoring mode {mode!r} (known: {', '.join(MODES)})")
+        if mode == "recalibrate" and train is None:
+            raise ValueError("scoring mode 'recalibrate' needs training data")
+        self.model, self.val, self.train = model.eval(), val, train
+        self.batch_size, self.mode = batch_size, mode
+        self.cache_file = Path(cache_file) if cache_file else None
+        self.image_size = image_size or val.image_size
+        self.computed = 0  # architectures actually scored by this Scorer (not from the cache)
+        self._cache: dict[str, Score] = {}
+        self._load_cache()
+
+    def __call__(self, arch: Architecture) -> Score:
+        self._load_cache()  # other processes may have added entries
+        if arch.id not in self._cache:
+            self._store(self._compute(arch))
+        return self._cache[arch.id]
+
+    def _compute(self, arch: Architecture) -> Score:
+        if self.mode == "batch-stats":
+            acc, loss = one_shot_accuracy(self.model, arch, self.val, self.batch_size)
+        else:
+            acc, loss = recalibrated_accuracy(self.model, arch, self.val, self.train,
+                                              batch_size=self.batch_size)
+        cost = arch_cost(arch, self.model.config, self.image_size)
+        self.computed += 1
+        return Score(arch.id, acc, loss, cost["params"], cost["flops"])
+
+    def _store(self, score: Score) -> None:
+        self._cache[score.arch_id] = score
+        if self.cache_file is not None:
+            self.cache_file.parent.mkdir(parents=True, exist_ok=True)
+            with self.cache_file.open("a") as f:  # one short line per write: appends don't interleave
+                f.write(json.dumps({**score.to_dict(), "mode": self.mode}, sort_keys=True) + "\n")
+
+    def _load_cache(self) -> None:
+        if self.cache_file is None or not self.cache_file.exists():
+            return
+        for line in self.cache_file.read_text().splitlines():
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:  # a line cut short by a crash: score it again
+                continue
+            if entry.pop("mode", self.mode) == self.mode:
+                self._cache.setdefault(entry["arch_id"], Score(**entry))
+
