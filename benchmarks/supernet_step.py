@@ -33,11 +33,15 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--ghost", type=int, default=32, help="examples per ghost batch")
     parser.add_argument("--rate", type=float, default=0.1, help="final path-dropout rate r")
+    parser.add_argument("--no-channels-last", action="store_true", help="NCHW instead of the trainer's default")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model = OneShotModel(get_space("bender2018"), NetworkConfig(width=16, cells_per_stack=2))
     x, y = torch.randn(args.batch, 3, 32, 32), torch.randint(0, 10, (args.batch,))
+    if not args.no_channels_last:  # what the trainer does
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
     gen = torch.Generator().manual_seed(0)
     times = {True: [], False: []}
     for i in range(args.steps + 2):  # two warm-up steps per mode
@@ -47,7 +51,8 @@ def main() -> None:
             if i >= 2:
                 times[dense].append(t)
     sparse, dense = statistics.median(times[False]), statistics.median(times[True])
-    print(f"threads={args.threads} batch={args.batch} ghost={args.ghost} r={args.rate} steps={args.steps}")
+    print(f"threads={args.threads} batch={args.batch} ghost={args.ghost} r={args.rate} steps={args.steps} "
+          f"channels_last={not args.no_channels_last}")
     print(f"sparse: {sparse * 1000:.0f} ms/step   dense-masked: {dense * 1000:.0f} ms/step")
     print(f"speed-up sparse vs dense: {dense / sparse:.2f}x (target >= 3x)")
 

@@ -59,10 +59,11 @@ def test_unselected_paths_contribute_nothing():
 
 @pytest.mark.parametrize("space", SPACES, ids=lambda s: s.name)
 @pytest.mark.parametrize("ghosts", [1, 4])
-def test_sparse_equals_dense_masked(space, ghosts):
-    model = make_model(space)
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last], ids=["nchw", "nhwc"])
+def test_sparse_equals_dense_masked(space, ghosts, layout):
+    model = make_model(space).to(memory_format=layout)
     gen = torch.Generator().manual_seed(5)
-    x = torch.randn(4 * ghosts, 3, 16, 16, generator=gen)
+    x = torch.randn(4 * ghosts, 3, 16, 16, generator=gen).contiguous(memory_format=layout)
     for rate, ramp in ((0.5, 1.0), (0.9, 1.0), (0.1, 0.3)):
         masks = model.path_dropout(ghosts, rate, ramp, gen)
         outs, grads = [], []

@@ -38,10 +38,25 @@ def _per_example(on: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return on.to(like.device, like.dtype).repeat_interleave(ghost_size).view(-1, 1, 1, 1)
 
 
-def _ghost_rows(on: torch.Tensor, ghost_size: int, device: torch.device) -> torch.Tensor:
-    """Row indices of the examples belonging to the ghost batches where ``on`` is true."""
-    ghosts = on.nonzero().squeeze(1) * ghost_size  # (G_on,)
-    return (ghosts[:, None] + torch.arange(ghost_size)).flatten().to(device)
+def _by_ghost(x: torch.Tensor, ghosts: int):
+    """``x`` (B, C, H, W) as a (G, B/G * C*H*W) view, one row per ghost batch, and the function
+    that turns such rows back into images. Keeps channels-last tensors channels-last."""
+    _, C, H, W = x.shape
+    if x.is_contiguous(memory_format=torch.channels_last):
+        return x.permute(0, 2, 3, 1).reshape(ghosts, -1), lambda f: f.view(-1, H, W, C).permute(0, 3, 1, 2)
+    return x.reshape(ghosts, -1), lambda f: f.view(-1, C, H, W)
+
+
+def _run_on_ghosts(op: nn.Module, x: torch.Tensor, on: torch.Tensor) -> torch.Tensor:
+    """``op`` on the ghost batches of ``x`` where ``on`` (G,) is true; zeros elsewhere.
+
+    Whole ghost batches are gathered and scattered as rows (index_select / index_copy, whose
+    gradients are cheap), so the op never sees the examples that dropped it."""
+    ghosts, idx = len(on), on.nonzero().squeeze(1).to(x.device)
+    rows, to_images = _by_ghost(x, ghosts)
+    y = op(to_images(rows.index_select(0, idx)), len(idx))  # (G_on * B/G, C, H, W)
+    y_rows, to_images = _by_ghost(y, len(idx))
+    return to_images(y_rows.new_zeros(ghosts, y_rows.shape[1]).index_copy(0, idx, y_rows))
 
 
 class DropPath:
@@ -85,9 +100,7 @@ class ChoiceBlock(nn.Module):
             elif on.all():
                 outputs.append(op(x, len(on)))
             elif on.any():
-                rows = _ghost_rows(on, x.shape[0] // len(on), x.device)
-                y = op(x.index_select(0, rows), int(on.sum()))  # only the ghosts that use it
-                outputs.append(zeros.index_copy(0, rows, y))
+                outputs.append(_run_on_ghosts(op, x, on))  # only the ghosts that use it
         return _sum(outputs) if outputs else zeros
 
     def _masked_inputs(self, states, in_mask, dense):
@@ -140,7 +153,9 @@ class Cell(nn.Module):
             pre(h, ghosts) if dense or in_mask[:, :, i].any() else None
             for i, (pre, h) in enumerate(((self.pre0, h0), (self.pre1, h1)))
         ]
-        zeros = h1.new_zeros(self._output_shape(h1))
+        channels_last = h1.is_contiguous(memory_format=torch.channels_last)
+        zeros = torch.empty(self._output_shape(h1), dtype=h1.dtype, device=h1.device,
+                            memory_format=torch.channels_last if channels_last else torch.contiguous_format).zero_()
         for b, block in enumerate(self.blocks):
             states.append(block.forward_masked(states, in_mask[:, b, : 2 + b], op_mask[:, b], zeros, dense))
         return self.out(torch.cat(states[2:], dim=1), ghosts)

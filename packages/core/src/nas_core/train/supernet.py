@@ -86,4 +86,6 @@ def load_supernet(out_dir: str | Path, device: str | torch.device = "cpu") -> On
     model = OneShotModel(space, NetworkConfig(**state["network"]),
                          NormSpec(affine=config.bn_affine, running_stats=False))
     model.load_state_dict(checkpoint.load_tensors(folder, "model"))
+    if config.channels_last:  # as in training: about 2.5x faster scoring on our CPU
+        model = model.to(memory_format=torch.channels_last)
     return model.to(device).eval()
