@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.markup import escape
+
 from nas_core.data import DataError, ImageData, load_data
 
 from ._ui import console
 
 
 def note(message: str) -> None:
-    console.print(f"[dim]{message}[/]", highlight=False)
+    console.print(f"[dim]{escape(message)}[/]", highlight=False)
 
 
 def load_split(dataset: str, split: str, data_dir: Path | None, subset: int | None, seed: int,

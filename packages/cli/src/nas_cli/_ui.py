@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 console = Console()
 err_console = Console(stderr=True)
@@ -38,7 +39,7 @@ def get_space_or_fail(name: str):
 
 def fail(message: str) -> typer.Exit:
     """Print ``error: message`` on stderr and return the exit to raise (code 2)."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code=2)
 
 
@@ -52,5 +53,5 @@ def user_errors() -> Iterator[None]:
     except _user_error_types() as e:
         raise fail(str(e)) from None
     except TrainingDiverged as e:
-        err_console.print(f"[bold red]training stopped:[/] {e}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]training stopped:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=1) from None

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from nas_cli._data import note
@@ -37,7 +38,7 @@ def export_errors() -> Iterator[None]:
         except ExportError as e:
             raise fail(str(e)) from None
         except ParityError as e:
-            err_console.print(f"[bold red]export failed:[/] {e}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]export failed:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=1) from None
 
 

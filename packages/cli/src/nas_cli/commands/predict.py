@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
@@ -49,9 +50,9 @@ def _classify(classifier, paths: list[Path], top_k: int) -> None:
 
     batch = read_images(paths, classifier.channels, classifier.input_size)
     for path, ranked in zip(paths, classifier.top_k(batch, top_k)):
-        console.print(f"[bold]{path}[/]", highlight=False)
+        console.print(f"[bold]{escape(str(path))}[/]", highlight=False)
         for rank, (name, prob) in enumerate(ranked, 1):
-            console.print(f"  {rank}. {name:<20} {prob:.4f}", highlight=False)
+            console.print(f"  {rank}. {escape(name):<20} {prob:.4f}", highlight=False)
 
 
 def _evaluate(classifier, dataset: str, split: str, data_dir: Path | None, subset: int | None,

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -27,7 +28,7 @@ class RichPipelineUI(PipelineUI):
         console.rule(f"[bold]{step}[/]" + (" [dim](done before, skipped)[/]" if skipped else ""))
 
     def note(self, message: str) -> None:
-        console.print(f"[dim]{message}[/]", highlight=False)
+        console.print(f"[dim]{escape(message)}[/]", highlight=False)
 
     def trainer(self, title: str) -> list:
         bar = RichProgress(title)
@@ -73,6 +74,7 @@ def run(
     workers: Annotated[int, typer.Option(help="Search processes on this machine.")] = 1,
     storage: Annotated[str | None, typer.Option(help="Optuna storage URL (default: SQLite in the run "
                                                    "directory; PostgreSQL for many machines).")] = None,
+    study: Annotated[str, typer.Option(help="Optuna study name in the storage.")] = "oneshot",
     seed: o.Seed = 0,
     device: o.Device = "auto",
 ) -> None:
@@ -86,7 +88,7 @@ def run(
                 sampler=sampler, trials=prof.trials if trials is None else trials,
                 top_k=prof.top_k if top is None else top, cost=cost, seed=seed, workers=workers,
                 storage=storage, device=device, data_dir=str(data_dir) if data_dir else None,
-                subsets=prof.subsets)
+                subsets=prof.subsets, study=study)
             SearchConfig(sampler=config.sampler, trials=config.trials, cost=cost, workers=workers)
             if config.top_k < 1 or config.top_k > config.trials:
                 raise ValueError(f"--top must be between 1 and --trials ({config.trials})")

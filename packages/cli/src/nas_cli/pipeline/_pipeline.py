@@ -65,6 +65,7 @@ class RunConfig:
     device: str
     data_dir: str | None
     subsets: dict
+    study: str = "oneshot"  # Optuna study name
 
 
 class PipelineUI:
@@ -126,7 +127,7 @@ def _supernet(out, config, profile, data, ui, state) -> dict:
 
 def _search_config(config: RunConfig) -> SearchConfig:
     return SearchConfig(sampler=config.sampler, trials=config.trials, cost=config.cost, seed=config.seed,
-                        workers=config.workers, storage=config.storage, device=config.device)
+                        workers=config.workers, storage=config.storage, study=config.study, device=config.device)
 
 
 def run_study(out: Path, config: RunConfig):
