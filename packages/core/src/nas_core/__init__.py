@@ -26,6 +26,7 @@ from .space import (
     list_spaces,
     register_space,
 )
+from .stats import Estimate, bootstrap, kendall_tau, spearman_rho, top_k_precision
 
 __version__ = "0.1.0"
 
@@ -36,6 +37,7 @@ __all__ = [
     "Architecture",
     "ArchitectureError",
     "Block",
+    "Estimate",
     "Network",
     "NetworkConfig",
     "NormSpec",
@@ -47,12 +49,16 @@ __all__ = [
     "__version__",
     "add_weight_decay",
     "arch_cost",
+    "bootstrap",
     "build_network",
     "count_flops",
     "count_params",
     "get_space",
+    "kendall_tau",
     "list_spaces",
     "measure_latency",
     "one_shot_accuracy",
     "register_space",
+    "spearman_rho",
+    "top_k_precision",
 ]
