@@ -6,13 +6,12 @@ from __future__ import annotations
 import gzip
 import hashlib
 import struct
-import urllib.error
 from pathlib import Path
 
 import pytest
 import torch
 
-from nas_core.data import DataError, _download, _idx, load_data
+from nas_core.data import DataError, _idx, load_data
 from nas_core.data._source import Request
 
 DEBIAN = Path("/usr/share/datasets/fashion-mnist")
@@ -41,16 +40,7 @@ def write_fashion(folder: Path, gz: bool, seed: int = 0) -> dict[str, torch.Tens
     return arrays
 
 
-@pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    """No user cache, no system copy, no network."""
-    monkeypatch.setenv("NAS_DATA_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(_idx, "SYSTEM_DIRS", ())
-
-    def offline(url, dest):
-        raise urllib.error.URLError("offline in tests")
-
-    monkeypatch.setattr(_download, "fetch_url", offline)
+pytestmark = pytest.mark.usefixtures("offline")  # no cache, system copy or network
 
 
 @pytest.mark.parametrize("gz", [True, False])

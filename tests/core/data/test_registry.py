@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import struct
-import urllib.error
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,7 +17,6 @@ from nas_core.data import (
     DataError,
     ImageData,
     Raw,
-    _download,
     _idx,
     _registry,
     list_datasets,
@@ -66,15 +64,7 @@ BUILDERS: dict[str, Callable[[Path], Path | None]] = {
 }
 
 
-@pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("NAS_DATA_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(_idx, "SYSTEM_DIRS", ())
-
-    def offline(url, dest):
-        raise urllib.error.URLError("offline in tests")
-
-    monkeypatch.setattr(_download, "fetch_url", offline)
+pytestmark = pytest.mark.usefixtures("offline")  # no cache, system copy or network
 
 
 def test_registry_lists_the_data_sets():
