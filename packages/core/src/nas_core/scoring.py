@@ -107,10 +107,12 @@ class Scorer:
         self.image_size = image_size or val.image_size
         self.computed = 0  # architectures actually scored by this Scorer (not from the cache)
         self._cache: dict[str, Score] = {}
+        self._read_upto = 0  # bytes of cache_file already read
         self._load_cache()
 
     def __call__(self, arch: Architecture) -> Score:
-        self._load_cache()  # other processes may have added entries
+        if arch.id not in self._cache:
+            self._load_cache()  # another process may have scored it meanwhile
         if arch.id not in self._cache:
             self._store(self._compute(arch))
         return self._cache[arch.id]
@@ -133,9 +135,15 @@ class Scorer:
                 f.write(json.dumps({**score.to_dict(), "mode": self.mode}, sort_keys=True) + "\n")
 
     def _load_cache(self) -> None:
+        """Read the lines appended since the last read (ours and other processes')."""
         if self.cache_file is None or not self.cache_file.exists():
             return
-        for line in self.cache_file.read_text().splitlines():
+        with self.cache_file.open("rb") as f:
+            f.seek(self._read_upto)
+            new = f.read()
+        complete = new[: new.rfind(b"\n") + 1]  # a line still being written is read next time
+        self._read_upto += len(complete)
+        for line in complete.decode().splitlines():
             try:
                 entry = json.loads(line)
             except json.JSONDecodeError:  # a line cut short by a crash: score it again
