@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -35,6 +36,19 @@ def get_space_or_fail(name: str):
         return get_space(name)
     except KeyError as e:
         raise UserError(e.args[0]) from None
+
+
+def make_config(cls, **options):
+    """A training config from the command's options; its checks become one-line user errors."""
+    try:
+        return cls(**options)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+
+
+def print_config(config) -> None:
+    """``--show-config``: the resolved config as JSON on stdout."""
+    typer.echo(json.dumps(config.to_dict(), indent=2, sort_keys=True))
 
 
 def fail(message: str) -> typer.Exit:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
@@ -12,7 +11,7 @@ from nas_cli import _options as o
 from nas_cli._data import load_split
 from nas_cli._progress import RichProgress
 from nas_cli._run_info import write_run_info
-from nas_cli._ui import UserError, console, get_space_or_fail, user_errors
+from nas_cli._ui import console, get_space_or_fail, make_config, print_config, user_errors
 from nas_core.train import SupernetConfig, latest_checkpoint, train_supernet
 
 app = typer.Typer(help="Train the one-shot model (the weight-sharing supernet).", no_args_is_help=True)
@@ -46,16 +45,14 @@ def train(
 ) -> None:
     """Train the one-shot model on the train split; the val split stays held out for scoring."""
     with user_errors():
-        try:
-            config = SupernetConfig(
-                space=space, epochs=epochs, steps=steps, batch_size=batch_size, ghost_batch=ghost_batch,
-                dropout_rate=dropout_rate, lr=lr, weight_decay=weight_decay, width=width,
-                cells_per_stack=cells_per_stack, seed=seed, device=device,
-                checkpoint_every=checkpoint_every)
-        except ValueError as e:
-            raise UserError(str(e)) from None
+        config = make_config(
+            SupernetConfig,
+            space=space, epochs=epochs, steps=steps, batch_size=batch_size, ghost_batch=ghost_batch,
+            dropout_rate=dropout_rate, lr=lr, weight_decay=weight_decay, width=width,
+            cells_per_stack=cells_per_stack, seed=seed, device=device,
+            checkpoint_every=checkpoint_every)
         if show_config:
-            typer.echo(json.dumps(config.to_dict(), indent=2, sort_keys=True))
+            print_config(config)
             return
         get_space_or_fail(space)
         data = load_split(dataset, "train", data_dir, subset, seed, val_fraction, image_size)

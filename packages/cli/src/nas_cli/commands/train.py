@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +12,7 @@ from nas_cli import _options as o
 from nas_cli._data import load_split, load_test_split
 from nas_cli._progress import RichProgress
 from nas_cli._run_info import write_run_info
-from nas_cli._ui import UserError, console, get_space_or_fail, user_errors
+from nas_cli._ui import UserError, console, get_space_or_fail, make_config, print_config, user_errors
 from nas_core import Architecture
 from nas_core.train import StandaloneConfig, train_standalone
 
@@ -54,16 +53,14 @@ def train(
 ) -> None:
     """Train an architecture from scratch; report val (and test) accuracy; save weights + metrics."""
     with user_errors():
-        try:
-            config = StandaloneConfig(
-                epochs=epochs, steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                cutout=cutout, drop_path=drop_path, label_smoothing=label_smoothing, width=width,
-                cells_per_stack=cells_per_stack, seed=seed, device=device,
-                checkpoint_every=checkpoint_every)
-        except ValueError as e:
-            raise UserError(str(e)) from None
+        config = make_config(
+            StandaloneConfig,
+            epochs=epochs, steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+            cutout=cutout, drop_path=drop_path, label_smoothing=label_smoothing, width=width,
+            cells_per_stack=cells_per_stack, seed=seed, device=device,
+            checkpoint_every=checkpoint_every)
         if show_config:
-            typer.echo(json.dumps(config.to_dict(), indent=2, sort_keys=True))
+            print_config(config)
             return
         architecture = read_arch(arch)
         splits = [load_split(dataset, s, data_dir, subset, seed, val_fraction, image_size)
