@@ -6,6 +6,7 @@ import optuna
 import typer
 
 from .commands import space, supernet
+from .commands.correlate import ablate, correlate
 from .commands.dashboard import dashboard
 from .commands.export import export
 from .commands.predict import predict
@@ -34,6 +35,8 @@ app.command("train")(train)
 app.command("dashboard")(dashboard)
 app.command("export")(export)
 app.command("predict")(predict)
+app.command("correlate")(correlate)
+app.add_typer(ablate, name="ablate")
 
 if __name__ == "__main__":
     app()

@@ -1,0 +1,231 @@
+"""Does one-shot accuracy rank architectures like training them from scratch does?
+
+Paper: Bender et al. 2018, Sec. 4 (Fig. 3-5: one-shot vs stand-alone accuracy of sampled
+architectures) and Sec. 5 (the KL divergence to the all-paths model). One run:
+
+1. **pool**: ``pool`` architectures drawn uniformly (seeded), each scored by every one-shot model
+   (cached in ``OUT/scores/oneshot-<i>.jsonl``);
+2. **sample**: ``archs`` of them, the first ``archs`` of the pool (a uniform random sample) or,
+   with ``stratify``, spread evenly over the range of the *first* one-shot model's accuracies,
+   as in the paper;
+3. **train**: each sampled architecture trained from scratch ``seeds`` times, plus each one-shot
+   model's best architecture of the pool (what a search would return), into
+   ``STANDALONE/<arch id>-s<seed>``; a folder with a ``result.json`` is never trained again, so an
+   interrupted run continues, and runs that share ``STANDALONE`` share the trainings;
+4. **analyse** (``_analysis.py``) and write ``correlation.json`` and the scatter plots.
+
+Several one-shot models (seeds, or the dropout rates of ``nas ablate dropout``) are compared
+against the same stand-alone results.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import torch
+
+from nas_core import Architecture, Scorer
+from nas_core.analysis import kl_to_full_model
+from nas_core.data import DeviceLoader, ImageData
+from nas_core.stats import stratified_indices
+from nas_core.train import (
+    Callback,
+    RunDirError,
+    StandaloneConfig,
+    atomic_write_json,
+    load_supernet,
+    resolve_device,
+    train_standalone,
+)
+from nas_core.train.supernet import data_info
+
+from ..search import DataSpec
+
+
+@dataclass(frozen=True)
+class CorrelateConfig:
+    archs: int = 24  # M: architectures trained from scratch
+    pool: int = 100  # architectures scored by every one-shot model (the sample is drawn from it)
+    stratify: bool = False  # spread the sample over the first model's one-shot accuracy (Sec. 4)
+    seeds: int = 1  # stand-alone trainings per architecture (their mean accuracy is used)
+    kl_examples: int = 500  # training examples for the KL analysis (Sec. 5)
+    top_fraction: float = 0.1  # top-k precision: the best 10% by one-shot vs by stand-alone
+    bootstrap: int = 1000  # bootstrap resamples for the 95% confidence intervals
+    seed: int = 0  # seeds the pool, the stratified draw and the bootstrap
+    batch_size: int = 500  # evaluation batch (one-shot scoring, KL)
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.archs < 3:
+            raise ValueError(f"--archs must be at least 3 for a rank correlation, got {self.archs}")
+        if self.pool < self.archs:
+            raise ValueError(f"--pool ({self.pool}) must be at least --archs ({self.archs})")
+        if self.seeds < 1 or self.kl_examples < 1 or self.bootstrap < 1:
+            raise ValueError("--seeds, --kl-examples and --bootstrap must be positive")
+        if not 0 < self.top_fraction <= 1:
+            raise ValueError(f"--top-fraction must be in (0, 1], got {self.top_fraction}")
+
+
+# What must match for an output folder to be continued: the rest may change between runs.
+IDENTITY = ("pool", "stratify", "seed")
+
+
+class CorrelateUI:
+    """What a correlation run reports; the CLI draws it with rich, tests stay silent."""
+
+    def note(self, message: str) -> None: ...
+
+    def scoring(self, label: str, done: int, total: int) -> None: ...
+
+    def training(self, done: int, total: int, title: str) -> list[Callback]:
+        return []
+
+
+@dataclass(frozen=True)
+class OneShotModelSpec:
+    """A trained one-shot model taking part, with the label it has in tables and plots."""
+
+    dir: str
+    label: str
+    info: dict = field(default_factory=dict)  # e.g. {"dropout_rate": 0.1, "seed": 0}
+
+
+def run_correlation(out: str | Path, supernets: list[OneShotModelSpec], data: DataSpec,
+                    standalone: StandaloneConfig, config: CorrelateConfig, *,
+                    standalone_dir: str | Path | None = None, ui: CorrelateUI | None = None) -> dict:
+    """Run (or continue) the whole study; returns what is written to ``OUT/correlation.json``."""
+    from ._analysis import analyse
+    from ._plots import write_plots
+
+    out, ui = Path(out), ui or CorrelateUI()
+    if not supernets:
+        raise ValueError("give at least one one-shot model (--supernet)")
+    standalone_dir = Path(standalone_dir) if standalone_dir else out / "standalone"
+    out.mkdir(parents=True, exist_ok=True)
+    _check_identity(out, supernets, config)
+    train, val = data.load("train", ui.note), data.load("val", ui.note)
+    models = [_load(spec, train, config) for spec in supernets]
+    space = models[0].space
+    pool = _pool(space, config)
+    scores = [_score_all(out, i, spec, model, val, pool, config, ui)
+              for i, (spec, model) in enumerate(zip(supernets, models))]
+    sample = _sample(scores[0], config)
+    chosen = [pool[i] for i in sample]
+    best = [pool[max(range(len(pool)), key=lambda i: (s[i]["accuracy"], -i))] for s in scores]
+    to_train = list(dict.fromkeys(chosen + best))  # sample first; the searches' picks after
+    results = _train_all(to_train, standalone, config.seeds, train, val, standalone_dir, data, ui)
+    kl = [_kl(model, chosen, train, config) for model in models]
+    report = analyse(supernets, pool, scores, sample, best, results, kl, config)
+    report.update(config=asdict(config), standalone=standalone.to_dict(), data=asdict(data),
+                  standalone_dir=str(standalone_dir))
+    atomic_write_json(out / "correlation.json", report)
+    try:
+        report["plots"] = [str(p) for p in write_plots(out, report)]
+    except ImportError:
+        ui.note("matplotlib is not installed: plots skipped (pip install 'nas-cli[plots]')")
+    atomic_write_json(out / "correlation.json", report)
+    return report
+
+
+def _check_identity(out: Path, supernets: list[OneShotModelSpec], config: CorrelateConfig) -> None:
+    """Refuse to mix a new study into the cached scores of another one."""
+    path = out / "study.json"
+    state = {"supernets": [str(Path(s.dir).resolve()) for s in supernets],
+             **{k: getattr(config, k) for k in IDENTITY}}
+    if path.exists():
+        old = json.loads(path.read_text())
+        for key, value in state.items():
+            if old.get(key) != value:
+                raise RunDirError(f"{out} holds a study with another {key} ({old.get(key)!r}, not "
+                                  f"{value!r}): use another --out")
+    atomic_write_json(path, state)
+
+
+def _load(spec: OneShotModelSpec, train: ImageData, config: CorrelateConfig):
+    from nas_core.train import latest_checkpoint, read_state
+
+    model = load_supernet(spec.dir, resolve_device(config.device))
+    trained_on = read_state(latest_checkpoint(spec.dir))["data"]
+    here = data_info(train)
+    for key in ("name", "size", "classes", "shape"):
+        if trained_on.get(key) != here[key]:
+            raise RunDirError(f"the one-shot model in {spec.dir} was trained on other data ({key}: "
+                              f"{trained_on.get(key)!r}, here {here[key]!r}): pass the same --dataset/--subset")
+    return model
+
+
+def _pool(space, config: CorrelateConfig) -> list[Architecture]:
+    """``pool`` distinct architectures drawn uniformly with a seeded generator."""
+    gen = torch.Generator().manual_seed(config.seed)
+    archs: dict[str, Architecture] = {}
+    for _ in range(100 * config.pool):
+        arch = space.sample(gen)
+        archs.setdefault(arch.id, arch)
+        if len(archs) == config.pool:
+            return list(archs.values())
+    raise ValueError(f"the space {space.name!r} holds fewer than {config.pool} architectures: lower --pool")
+
+
+def _score_all(out: Path, index: int, spec: OneShotModelSpec, model, val: ImageData,
+               pool: list[Architecture], config: CorrelateConfig, ui: CorrelateUI) -> list[dict]:
+    scorer = Scorer(model, val, batch_size=config.batch_size, cache_file=out / "scores" / f"oneshot-{index}.jsonl")
+    scores = []
+    for n, arch in enumerate(pool):
+        ui.scoring(spec.label, n, len(pool))
+        scores.append(scorer(arch).to_dict())
+    ui.scoring(spec.label, len(pool), len(pool))
+    return scores
+
+
+def _sample(scores: list[dict], config: CorrelateConfig) -> list[int]:
+    """Indices into the pool: stratified over one-shot accuracy, or simply the first ``archs``."""
+    if config.stratify:
+        return stratified_indices([s["accuracy"] for s in scores], config.archs, seed=config.seed)
+    return list(range(config.archs))
+
+
+def _train_all(archs: list[Architecture], standalone: StandaloneConfig, seeds: int, train: ImageData,
+               val: ImageData, folder: Path, data: DataSpec, ui: CorrelateUI) -> dict[str, list[dict]]:
+    """Stand-alone results per architecture id (one per seed); finished trainings are reused."""
+    _check_standalone_dir(folder, standalone, data)
+    jobs = [(arch, s) for arch in archs for s in range(standalone.seed, standalone.seed + seeds)]
+    results: dict[str, list[dict]] = {}
+    for n, (arch, seed) in enumerate(jobs):
+        run_dir = folder / f"{arch.id}-s{seed}"
+        if not (run_dir / "result.json").exists():
+            callbacks = ui.training(n, len(jobs), f"{arch.id} seed {seed}")
+            train_standalone(arch, replace(standalone, seed=seed), train, val, run_dir, resume=True,
+                             callbacks=callbacks)
+        results.setdefault(arch.id, []).append(json.loads((run_dir / "result.json").read_text()))
+    ui.training(len(jobs), len(jobs), "")
+    return results
+
+
+def _check_standalone_dir(folder: Path, standalone: StandaloneConfig, data: DataSpec) -> None:
+    """Stand-alone results are shared only between runs that train them identically."""
+    folder.mkdir(parents=True, exist_ok=True)
+    settings = {"standalone": {k: v for k, v in standalone.to_dict().items() if k not in ("seed", "device")},
+                "data": asdict(data)}
+    path = folder / "settings.json"
+    if path.exists():
+        old = json.loads(path.read_text())
+        if old != json.loads(json.dumps(settings)):
+            changed = sorted(k for k in set(old["standalone"]) | set(settings["standalone"])
+                             if old["standalone"].get(k) != settings["standalone"].get(k))
+            if old["data"] != json.loads(json.dumps(settings["data"])):
+                changed.append("data")
+            raise RunDirError(f"{folder} holds stand-alone results trained with other settings "
+                              f"({', '.join(changed)}): use another --standalone-dir")
+    else:
+        atomic_write_json(path, settings)
+
+
+def _kl(model, archs: list[Architecture], train: ImageData, config: CorrelateConfig) -> list[float]:
+    """Sec. 5: symmetric KL to the all-paths model on the first ``kl_examples`` training images."""
+    device = next(model.parameters()).device
+    n = min(config.kl_examples, len(train))
+    images, _ = next(iter(DeviceLoader(train, n, train=False, device=device)))
+    images = images.contiguous(memory_format=torch.channels_last)  # as the model was trained
+    return kl_to_full_model(model, archs, images, batch_size=config.batch_size)

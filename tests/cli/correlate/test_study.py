@@ -1,0 +1,135 @@
+"""`nas_cli.correlate`: a whole correlation study on synthetic data and the tiny space (seconds)."""
+
+import json
+
+import pytest
+
+from nas_cli.correlate import CorrelateConfig, CorrelateUI, OneShotModelSpec, run_correlation
+from nas_cli.search import DataSpec
+from nas_core.train import RunDirError, StandaloneConfig, SupernetConfig, train_supernet
+
+DATA = DataSpec("synthetic", subsets={"train": 128, "val": 64}, image_size=12)
+STANDALONE = StandaloneConfig(width=4, cells_per_stack=1, steps=2, batch_size=32, log_every=1,
+                              checkpoint_every=2, device="cpu")
+CONFIG = CorrelateConfig(archs=5, pool=8, bootstrap=50, kl_examples=16, device="cpu")
+
+
+def _supernet(folder, seed):
+    config = SupernetConfig(space="tiny", width=4, cells_per_stack=1, steps=4, batch_size=32, ghost_batch=16,
+                            log_every=2, checkpoint_every=4, device="cpu", seed=seed)
+    train_supernet(config, DATA.load("train"), folder)
+    return OneShotModelSpec(str(folder), f"seed {seed}", {"seed": seed})
+
+
+@pytest.fixture(scope="module")
+def supernets(tmp_path_factory):
+    root = tmp_path_factory.mktemp("supernets")
+    return [_supernet(root / "s0", 0), _supernet(root / "s1", 1)]
+
+
+class CountingUI(CorrelateUI):
+    def __init__(self):
+        self.trained = []
+
+    def training(self, done, total, title):
+        if title:
+            self.trained.append(title)
+        return []
+
+
+@pytest.fixture(scope="module")
+def study(supernets, tmp_path_factory):
+    out = tmp_path_factory.mktemp("corr")
+    ui = CountingUI()
+    report = run_correlation(out, supernets, DATA, STANDALONE, CONFIG, ui=ui)
+    return out, report, ui
+
+
+def test_writes_correlation_json_and_plots(study):
+    out, report, _ = study
+    saved = json.loads((out / "correlation.json").read_text())
+    assert saved["models"] == report["models"]
+    assert [m["label"] for m in saved["models"]] == ["seed 0", "seed 1"]
+    for model in saved["models"]:
+        for key in ("kendall_tau", "spearman_rho", "top_k_precision"):
+            est = model["one_shot_vs_standalone"][key]
+            assert est["low"] <= est["value"] <= est["high"] or est["value"] != est["value"]  # nan: constant
+        assert model["one_shot_spread"]["pool"]["n"] == CONFIG.pool
+        assert 0 <= model["top1"]["percentile"] <= 100
+    assert len(saved["archs"]) == CONFIG.archs
+    assert all(len(a["one_shot_accuracy"]) == 2 and len(a["kl_to_full_model"]) == 2 for a in saved["archs"])
+    assert all(k >= 0 for a in saved["archs"] for k in a["kl_to_full_model"])
+    for name in ("correlation", "kl"):
+        assert (out / "plots" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+        assert b"<svg" in (out / "plots" / f"{name}.svg").read_bytes()[:2000]
+
+
+def test_trains_the_sample_and_each_models_pick(study):
+    out, report, ui = study
+    picks = {m["top1"]["arch_id"] for m in report["models"]}
+    sample = {a["arch_id"] for a in report["archs"]}
+    assert len(ui.trained) == len(sample | picks)
+    results = list((out / "standalone").glob("*/result.json"))
+    assert {p.parent.name.rsplit("-s", 1)[0] for p in results} == sample | picks
+
+
+def test_rerun_trains_nothing_and_gives_the_same_figures(study, supernets):
+    out, report, _ = study
+    ui = CountingUI()
+    again = run_correlation(out, supernets, DATA, STANDALONE, CONFIG, ui=ui)
+    assert ui.trained == []
+    assert again["models"] == report["models"]
+
+
+def test_resume_after_interruption_trains_only_what_is_missing(study, supernets, tmp_path):
+    out, report, _ = study
+    interrupted = tmp_path / "corr"
+    (interrupted / "standalone").mkdir(parents=True)
+    finished = sorted((out / "standalone").glob("*-s0"))[:2]
+    for folder in finished:  # as if the run had died after two trainings
+        (interrupted / "standalone" / folder.name).mkdir()
+        (interrupted / "standalone" / folder.name / "result.json").write_bytes((folder / "result.json").read_bytes())
+    ui = CountingUI()
+    run_correlation(interrupted, supernets, DATA, STANDALONE, CONFIG, ui=ui)
+    total = len(list((out / "standalone").glob("*/result.json")))
+    assert len(ui.trained) == total - 2
+    assert not {t.split()[0] for t in ui.trained} & {f.name.rsplit("-s", 1)[0] for f in finished}
+
+
+def test_stratified_sample_spans_the_one_shot_range(supernets, tmp_path):
+    config = CorrelateConfig(archs=4, pool=8, stratify=True, bootstrap=20, kl_examples=8, device="cpu")
+    report = run_correlation(tmp_path, supernets[:1], DATA, STANDALONE, config)
+    pool = report["models"][0]["one_shot_spread"]["pool"]
+    sample = [a["one_shot_accuracy"][0] for a in report["archs"]]
+    assert max(sample) == pool["max"] and min(sample) == pool["min"]
+
+
+def test_seeds_train_each_architecture_several_times(supernets, tmp_path):
+    config = CorrelateConfig(archs=3, pool=3, seeds=2, bootstrap=20, kl_examples=8, device="cpu")
+    report = run_correlation(tmp_path, supernets[:1], DATA, STANDALONE, config)
+    assert all(len(a["standalone_seeds"]) == 2 for a in report["archs"])
+    assert report["seed_noise"]["mean_std_between_seeds"] >= 0
+    for a in report["archs"]:
+        assert a["standalone_accuracy"] == pytest.approx(sum(a["standalone_seeds"]) / 2)
+
+
+def test_refuses_other_settings_in_the_same_folders(study, supernets):
+    out, _, _ = study
+    with pytest.raises(RunDirError, match="pool"):
+        run_correlation(out, supernets, DATA, STANDALONE, CorrelateConfig(archs=5, pool=9, device="cpu"))
+    other = CorrelateConfig(archs=5, pool=8, bootstrap=50, kl_examples=16, device="cpu")
+    with pytest.raises(RunDirError, match="epochs|steps"):
+        run_correlation(out, supernets, DATA, STANDALONE.__class__(**{**STANDALONE.to_dict(), "steps": 3}), other)
+
+
+def test_refuses_a_supernet_trained_on_other_data(supernets, tmp_path):
+    other = DataSpec("synthetic", subsets={"train": 96, "val": 64}, image_size=12)
+    with pytest.raises(RunDirError, match="other data"):
+        run_correlation(tmp_path, supernets[:1], other, STANDALONE, CONFIG)
+
+
+def test_config_checks():
+    with pytest.raises(ValueError, match="archs"):
+        CorrelateConfig(archs=2)
+    with pytest.raises(ValueError, match="pool"):
+        CorrelateConfig(archs=10, pool=5)
