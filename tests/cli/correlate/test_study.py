@@ -101,7 +101,9 @@ def test_stratified_sample_spans_the_one_shot_range(supernets, tmp_path):
     report = run_correlation(tmp_path, supernets[:1], DATA, STANDALONE, config)
     pool = report["models"][0]["one_shot_spread"]["pool"]
     sample = [a["one_shot_accuracy"][0] for a in report["archs"]]
-    assert max(sample) == pool["max"] and min(sample) == pool["min"]
+    width = (pool["max"] - pool["min"]) / config.archs  # one draw from each equal-width bin
+    assert min(sample) <= pool["min"] + width and max(sample) >= pool["max"] - width
+    assert len(set(a["arch_id"] for a in report["archs"])) == config.archs
 
 
 def test_seeds_train_each_architecture_several_times(supernets, tmp_path):

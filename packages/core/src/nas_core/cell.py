@@ -47,16 +47,23 @@ def _by_ghost(x: torch.Tensor, ghosts: int):
     return x.reshape(ghosts, -1), lambda f: f.view(-1, C, H, W)
 
 
-def _run_on_ghosts(op: nn.Module, x: torch.Tensor, on: torch.Tensor) -> torch.Tensor:
-    """``op`` on the ghost batches of ``x`` where ``on`` (G,) is true; zeros elsewhere.
+def _add_on_ghosts(total: torch.Tensor | None, op: nn.Module, x: torch.Tensor, on: torch.Tensor,
+                   like: torch.Tensor) -> torch.Tensor:
+    """Add ``op(x)`` to ``total`` on the ghost batches where ``on`` (G,) is true, nothing elsewhere.
 
-    Whole ghost batches are gathered and scattered as rows (index_select / index_copy, whose
-    gradients are cheap), so the op never sees the examples that dropped it."""
+    Whole ghost batches are gathered as rows (``index_select``), so the op never sees the
+    examples that dropped it, and its rows are added in place into one accumulator per block
+    (``index_add_``; it starts as zeros shaped like ``like``) instead of being scattered into a
+    zero tensor per op and summed. Both have cheap gradients (rows of the incoming gradient)."""
     ghosts, idx = len(on), on.nonzero().squeeze(1).to(x.device)
     rows, to_images = _by_ghost(x, ghosts)
-    y = op(to_images(rows.index_select(0, idx)), len(idx))  # (G_on * B/G, C, H, W)
-    y_rows, to_images = _by_ghost(y, len(idx))
-    return to_images(y_rows.new_zeros(ghosts, y_rows.shape[1]).index_copy(0, idx, y_rows))
+    y = op(to_images(rows.index_select(0, idx)), len(idx))
+    y_rows, _ = _by_ghost(y, len(idx))
+    if total is None:
+        total = torch.zeros_like(like, memory_format=torch.preserve_format)
+    total_rows, _ = _by_ghost(total, ghosts)
+    total_rows.index_add_(0, idx, y_rows)  # a view: updates ``total`` itself
+    return total
 
 
 class DropPath:
@@ -93,14 +100,16 @@ class ChoiceBlock(nn.Module):
         """One-shot forward. ``in_mask`` (G, k) and ``op_mask`` (G, n_ops) are bool, per ghost."""
         node_on = in_mask.any(1)  # a block with every input dropped outputs zero
         x = self._masked_inputs(states, in_mask, dense)
-        outputs = []
+        outputs, partial = [], None
         for op, on in zip(self.ops.values(), (op_mask & node_on[:, None]).unbind(1)):
             if dense:
                 outputs.append(op(x, len(on)) * _per_example(on, x))
             elif on.all():
                 outputs.append(op(x, len(on)))
             elif on.any():
-                outputs.append(_run_on_ghosts(op, x, on))  # only the ghosts that use it
+                partial = _add_on_ghosts(partial, op, x, on, zeros)  # only the ghosts that use it
+        if partial is not None:
+            outputs.append(partial)
         return _sum(outputs) if outputs else zeros
 
     def _masked_inputs(self, states, in_mask, dense):
