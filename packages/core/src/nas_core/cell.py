@@ -19,6 +19,7 @@ Two forward passes over the same modules:
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .ops import FactorizedReduce, Identity, NormSpec, ReLUConvBN, create_op
@@ -47,23 +48,24 @@ def _by_ghost(x: torch.Tensor, ghosts: int):
     return x.reshape(ghosts, -1), lambda f: f.view(-1, C, H, W)
 
 
-def _add_on_ghosts(total: torch.Tensor | None, op: nn.Module, x: torch.Tensor, on: torch.Tensor,
-                   like: torch.Tensor) -> torch.Tensor:
-    """Add ``op(x)`` to ``total`` on the ghost batches where ``on`` (G,) is true, nothing elsewhere.
+def _add_on_ghosts(partial, op: nn.Module, x: torch.Tensor, on: torch.Tensor):
+    """Add ``op(x)``, run on the ghost batches where ``on`` (G,) is true only, into ``partial``.
 
     Whole ghost batches are gathered as rows (``index_select``), so the op never sees the
-    examples that dropped it, and its rows are added in place into one accumulator per block
-    (``index_add_``; it starts as zeros shaped like ``like``) instead of being scattered into a
-    zero tensor per op and summed. Both have cheap gradients (rows of the incoming gradient)."""
+    examples that dropped it. Its output rows are added in place (``index_add_``) into one
+    (G, rows) accumulator per block, ``partial = (rows, to_images)``, which starts at zero: no
+    zero tensor and full-size sum per op, and, because the accumulator is a tensor of its own
+    rather than a view of an image tensor, no full-size gradient copies in the backward pass.
+    Both ops have cheap gradients (the selected rows of the incoming gradient)."""
     ghosts, idx = len(on), on.nonzero().squeeze(1).to(x.device)
     rows, to_images = _by_ghost(x, ghosts)
-    y = op(to_images(rows.index_select(0, idx)), len(idx))
-    y_rows, _ = _by_ghost(y, len(idx))
-    if total is None:
-        total = torch.zeros_like(like, memory_format=torch.preserve_format)
-    total_rows, _ = _by_ghost(total, ghosts)
-    total_rows.index_add_(0, idx, y_rows)  # a view: updates ``total`` itself
-    return total
+    y = op(to_images(rows.index_select(0, idx)), len(idx))  # (G_on * B/G, C, H, W)
+    layout = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
+    y_rows, to_images = _by_ghost(y.contiguous(memory_format=layout), len(idx))  # rows in x's layout
+    if partial is None:
+        partial = (y_rows.new_zeros(ghosts, y_rows.shape[1]), to_images)
+    partial[0].index_add_(0, idx, y_rows)
+    return partial
 
 
 class DropPath:
@@ -107,10 +109,11 @@ class ChoiceBlock(nn.Module):
             elif on.all():
                 outputs.append(op(x, len(on)))
             elif on.any():
-                partial = _add_on_ghosts(partial, op, x, on, zeros)  # only the ghosts that use it
+                partial = _add_on_ghosts(partial, op, x, on)  # only the ghosts that use it
         if partial is not None:
-            outputs.append(partial)
-        return _sum(outputs) if outputs else zeros
+            rows, to_images = partial
+            outputs.append(to_images(rows))
+        return _sum(outputs) if outputs else zeros()
 
     def _masked_inputs(self, states, in_mask, dense):
         terms = []
@@ -162,12 +165,24 @@ class Cell(nn.Module):
             pre(h, ghosts) if dense or in_mask[:, :, i].any() else None
             for i, (pre, h) in enumerate(((self.pre0, h0), (self.pre1, h1)))
         ]
-        channels_last = h1.is_contiguous(memory_format=torch.channels_last)
-        zeros = torch.empty(self._output_shape(h1), dtype=h1.dtype, device=h1.device,
-                            memory_format=torch.channels_last if channels_last else torch.contiguous_format).zero_()
+        layout = torch.channels_last if h1.is_contiguous(memory_format=torch.channels_last) else None
+
+        def zeros() -> torch.Tensor:  # made only where needed: a full-size fill costs a memory pass
+            return torch.empty(self._output_shape(h1), dtype=h1.dtype, device=h1.device,
+                               memory_format=layout or torch.contiguous_format).zero_()
+
         for b, block in enumerate(self.blocks):
             states.append(block.forward_masked(states, in_mask[:, b, : 2 + b], op_mask[:, b], zeros, dense))
-        return self.out(torch.cat(states[2:], dim=1), ghosts)
+        return self._combine(states[2:], ghosts)
+
+    def _combine(self, outputs: list[torch.Tensor], ghosts: int) -> torch.Tensor:
+        """``self.out`` (ReLU, 1x1 conv, BN) of the concatenated block outputs, computed without the
+        concatenation: a 1x1 conv over stacked channels is the sum of 1x1 convs over each block's
+        channels with its slice of the weight. Same weights and result as ``forward``; on CPU the
+        channel concatenation of channels-last tensors cost more than the convolution itself."""
+        weights = self.out.conv.weight.split(self.channels, dim=1)  # (C, C, 1, 1) per block
+        y = _sum([F.conv2d(F.relu(h), w) for h, w in zip(outputs, weights)])
+        return self.out.bn(y, ghosts)
 
     def _output_shape(self, h1: torch.Tensor) -> tuple[int, int, int, int]:
         B, _, H, W = h1.shape
