@@ -3,19 +3,17 @@ of the one-shot model changes how well its accuracies rank architectures.
 
 One one-shot model per rate and model seed (``OUT/supernets/r<rate>-s<seed>``), every other
 setting the same (the data split too: the model seed changes only weights, data order,
-augmentation and dropout masks); then one correlation study (``_study.py``) compares them all against one shared set of
-stand-alone results. ``ablation.json`` holds, per rate, the spread of one-shot accuracies and
+augmentation and dropout masks); then one correlation study (``_study.py``) compares them all
+against one shared set of stand-alone results. ``ablation.json`` holds, per rate, the spread of one-shot accuracies and
 the rank correlations with their confidence intervals.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, replace
 from pathlib import Path
 
 from nas_core.train import (
-    RunDirError,
     StandaloneConfig,
     SupernetConfig,
     atomic_write_json,
@@ -25,7 +23,7 @@ from nas_core.train import (
 )
 
 from ..search import DataSpec
-from ._study import CorrelateConfig, CorrelateUI, OneShotModelSpec, run_correlation
+from ._study import CorrelateConfig, CorrelateUI, OneShotModelSpec, guard_settings, run_correlation
 
 
 class AblationUI(CorrelateUI):
@@ -95,13 +93,6 @@ def _complete(folder: Path) -> bool:
 
 def _check_settings(out: Path, supernet: SupernetConfig, data: DataSpec) -> None:
     """All one-shot models of one folder differ only in their rate and seed."""
-    out.mkdir(parents=True, exist_ok=True)
     varied = ("dropout_rate", "seed", "device")
     settings = {"supernet": {k: v for k, v in supernet.to_dict().items() if k not in varied}, "data": asdict(data)}
-    path = out / "ablation_settings.json"
-    if path.exists():
-        old = json.loads(path.read_text())
-        if old != json.loads(json.dumps(settings)):
-            raise RunDirError(f"{out} holds an ablation with other one-shot or data settings: use another --out")
-    else:
-        atomic_write_json(path, settings)
+    guard_settings(out / "ablation_settings.json", settings, "an ablation", "--out")

@@ -120,7 +120,7 @@ def run_correlation(out: str | Path, supernets: list[OneShotModelSpec], data: Da
     report = analyse(supernets, pool, scores, sample, best, results, kl, config)
     report.update(config=asdict(config), standalone=standalone.to_dict(), data=asdict(data),
                   standalone_dir=str(standalone_dir))
-    atomic_write_json(out / "correlation.json", report)
+    atomic_write_json(out / "correlation.json", report)  # the figures are safe before plotting starts
     try:
         report["plots"] = [str(p) for p in write_plots(out, report)]
     except ImportError:
@@ -129,18 +129,36 @@ def run_correlation(out: str | Path, supernets: list[OneShotModelSpec], data: Da
     return report
 
 
+def guard_settings(path: Path, settings: dict, what: str, option: str) -> None:
+    """Record ``settings`` in ``path``, or refuse (one line, naming the differing keys) if the
+    folder already holds ``what`` made with other ones. Nested dicts are compared key by key."""
+    settings = json.loads(json.dumps(settings))  # as it would read back (tuples -> lists)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(path, settings)
+        return
+    changed = _differences(json.loads(path.read_text()), settings)
+    if changed:
+        raise RunDirError(f"{path.parent} holds {what} made with other settings ({', '.join(changed)}): "
+                          f"use another {option}")
+
+
+def _differences(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """Keys whose values differ, descending into dicts present on both sides (``a.b``)."""
+    found = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            found += _differences(a, b, f"{prefix}{key}.")
+        elif a != b:
+            found.append(prefix + key)
+    return found
+
+
 def _check_identity(out: Path, supernets: list[OneShotModelSpec], config: CorrelateConfig) -> None:
     """Refuse to mix a new study into the cached scores of another one."""
-    path = out / "study.json"
-    state = {"supernets": [str(Path(s.dir).resolve()) for s in supernets],
-             **{k: getattr(config, k) for k in IDENTITY}}
-    if path.exists():
-        old = json.loads(path.read_text())
-        for key, value in state.items():
-            if old.get(key) != value:
-                raise RunDirError(f"{out} holds a study with another {key} ({old.get(key)!r}, not "
-                                  f"{value!r}): use another --out")
-    atomic_write_json(path, state)
+    guard_settings(out / "study.json", {"supernets": [str(Path(s.dir).resolve()) for s in supernets],
+                                        **{k: getattr(config, k) for k in IDENTITY}}, "a study", "--out")
 
 
 def _load(spec: OneShotModelSpec, train: ImageData, config: CorrelateConfig):
@@ -205,21 +223,9 @@ def _train_all(archs: list[Architecture], standalone: StandaloneConfig, seeds: i
 
 def _check_standalone_dir(folder: Path, standalone: StandaloneConfig, data: DataSpec) -> None:
     """Stand-alone results are shared only between runs that train them identically."""
-    folder.mkdir(parents=True, exist_ok=True)
     settings = {"standalone": {k: v for k, v in standalone.to_dict().items() if k not in ("seed", "device")},
                 "data": asdict(data)}
-    path = folder / "settings.json"
-    if path.exists():
-        old = json.loads(path.read_text())
-        if old != json.loads(json.dumps(settings)):
-            changed = sorted(k for k in set(old["standalone"]) | set(settings["standalone"])
-                             if old["standalone"].get(k) != settings["standalone"].get(k))
-            if old["data"] != json.loads(json.dumps(settings["data"])):
-                changed.append("data")
-            raise RunDirError(f"{folder} holds stand-alone results trained with other settings "
-                              f"({', '.join(changed)}): use another --standalone-dir")
-    else:
-        atomic_write_json(path, settings)
+    guard_settings(folder / "settings.json", settings, "stand-alone results", "--standalone-dir")
 
 
 def _kl(model, archs: list[Architecture], train: ImageData, config: CorrelateConfig) -> list[float]:
