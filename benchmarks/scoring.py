@@ -6,7 +6,7 @@ CIFAR-10 images from ../shared when present, else synthetic ones (timing does no
 the pixels or on the weights). Target: >= 3.5x (the compute-bound limit is about 4x: a random
 architecture keeps 1.75 of the 7 ops per block on average).
 
-    python benchmarks/scoring.py [--archs 2] [--images 5000]
+    python benchmarks/scoring.py [--archs 4] [--images 5000]
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "cifar
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--archs", type=int, default=2, help="architectures per mode")
+    parser.add_argument("--archs", type=int, default=4, help="architectures per mode (ratio varies with the ops)")
     parser.add_argument("--images", type=int, default=5000)
     parser.add_argument("--batch", type=int, default=500)
     args = parser.parse_args()
@@ -41,10 +41,14 @@ def main() -> None:
     one_shot_accuracy(model, archs[0], val, args.batch)  # warm-up
     seconds = {False: 0.0, True: 0.0}
     for arch in archs:
+        taken = {}
         for dense in (False, True):
             start = time.perf_counter()
             one_shot_accuracy(model, arch, val, args.batch, dense=dense)
-            seconds[dense] += time.perf_counter() - start
+            taken[dense] = time.perf_counter() - start
+            seconds[dense] += taken[dense]
+        print(f"  {arch.id}: sparse {taken[False]:.1f} s, dense-masked {taken[True]:.1f} s, "
+              f"{taken[True] / taken[False]:.2f}x")
     per_min = {d: 60 * len(archs) / s for d, s in seconds.items()}
     print(f"{val.name} val images: {len(val)}, batch {args.batch}, F=16, 2 cells/stack, {args.archs} archs, "
           f"threads {torch.get_num_threads()}")

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from nas_core import NetworkConfig, OneShotModel, SearchSpace, add_weight_decay, get_space, list_spaces
+from nas_core import NetworkConfig, NormSpec, OneShotModel, SearchSpace, add_weight_decay, get_space, list_spaces
 
 SPACES = [get_space(name) for name in list_spaces()]
 CONFIG = NetworkConfig(width=4, cells_per_stack=1, in_channels=3, num_classes=5)
@@ -60,15 +60,29 @@ def test_unselected_paths_contribute_nothing():
 @pytest.mark.parametrize("space", SPACES, ids=lambda s: s.name)
 @pytest.mark.parametrize("ghosts", [1, 4])
 @pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last], ids=["nchw", "nhwc"])
-def test_sparse_equals_dense_masked(space, ghosts, layout):
+@pytest.mark.parametrize("affine", [False, True], ids=["plain-bn", "affine-bn"])
+def test_sparse_equals_dense_masked(space, ghosts, layout, affine):
     # float64: batch norm over a ghost batch of 4 near-constant examples (a block whose inputs
     # were all dropped) amplifies float32 rounding of the sum order by ~1/sqrt(eps), enough to
     # move gradients by a few percent; in float64 the two executions must agree tightly.
-    model = make_model(space).double().to(memory_format=layout)
+    # Affine batch norm turns an all-zero input into its shift: sparse execution must then still
+    # run the ops on zeros (an input path on whose state is all zero), as dense execution does.
+    torch.manual_seed(0)
+    model = OneShotModel(space, CONFIG, NormSpec(affine=affine, running_stats=False))
+    if affine:
+        with torch.no_grad():
+            for m in model.modules():
+                if isinstance(m, torch.nn.BatchNorm2d):
+                    m.bias.normal_()
+    model = model.double().to(memory_format=layout)
     gen = torch.Generator().manual_seed(5)
     x = torch.randn(4 * ghosts, 3, 16, 16, generator=gen, dtype=torch.float64).contiguous(memory_format=layout)
-    for rate, ramp in ((0.5, 1.0), (0.9, 1.0), (0.1, 0.3)):
+    for rate, ramp in ((0.5, 1.0), (0.9, 1.0), (0.1, 0.3), (0.0, 0.0)):
         masks = model.path_dropout(ghosts, rate, ramp, gen)
+        if rate == 0.0:  # edge cases: block 0 all off; block 1 reads only block 0 (zeros)
+            masks.ops[:, 0, 0] = False
+            masks.inputs[:, 0, 1] = torch.tensor([False, False, True] + [False] * (space.num_blocks - 2))
+            masks.inputs[0, -1] = False  # cell 0, last ghost batch: every block without input
         outs, grads = [], []
         for dense in (False, True):
             model.zero_grad(set_to_none=True)

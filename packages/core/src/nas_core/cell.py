@@ -6,14 +6,15 @@ summing first is our choice, see README "Differences from the paper"). A cell pr
 two inputs to its own width and resolution, runs its N blocks and concatenates their outputs,
 followed by a 1x1 conv back to the cell's width.
 
-Two forward passes over the same modules:
+Three forward passes over the same modules:
 
 - ``forward``: the stand-alone network. The block's inputs and ops were fixed at construction,
   so nothing branches on an architecture at run time (ONNX export can trace it).
-- ``forward_masked``: the one-shot model. Every op of the menu is present and boolean masks say,
-  per ghost batch, which input and op paths are on. Sparse execution: an op runs only on the
-  ghost batches where it is on; ``dense=True`` instead computes everything and multiplies by the
-  masks (the reference that tests and benchmarks compare against).
+- ``forward_sparse``: the one-shot model on one ghost batch. Every op of the menu is present;
+  boolean masks (plain lists) say which input and op paths are on, and only those run.
+- ``forward_dense``: the one-shot model's dense-masked reference on the whole batch. Every path
+  runs on every example and is multiplied by its ghost batch's mask; tests and benchmarks
+  compare sparse execution against it.
 """
 
 from __future__ import annotations
@@ -37,35 +38,6 @@ def _per_example(on: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """Ghost-batch mask ``(G,)`` -> multiplier ``(B, 1, 1, 1)`` on ``like``'s device and dtype."""
     ghost_size = like.shape[0] // on.shape[0]
     return on.to(like.device, like.dtype).repeat_interleave(ghost_size).view(-1, 1, 1, 1)
-
-
-def _by_ghost(x: torch.Tensor, ghosts: int):
-    """``x`` (B, C, H, W) as a (G, B/G * C*H*W) view, one row per ghost batch, and the function
-    that turns such rows back into images. Keeps channels-last tensors channels-last."""
-    _, C, H, W = x.shape
-    if x.is_contiguous(memory_format=torch.channels_last):
-        return x.permute(0, 2, 3, 1).reshape(ghosts, -1), lambda f: f.view(-1, H, W, C).permute(0, 3, 1, 2)
-    return x.reshape(ghosts, -1), lambda f: f.view(-1, C, H, W)
-
-
-def _add_on_ghosts(partial, op: nn.Module, x: torch.Tensor, on: torch.Tensor):
-    """Add ``op(x)``, run on the ghost batches where ``on`` (G,) is true only, into ``partial``.
-
-    Whole ghost batches are gathered as rows (``index_select``), so the op never sees the
-    examples that dropped it. Its output rows are added in place (``index_add_``) into one
-    (G, rows) accumulator per block, ``partial = (rows, to_images)``, which starts at zero: no
-    zero tensor and full-size sum per op, and, because the accumulator is a tensor of its own
-    rather than a view of an image tensor, no full-size gradient copies in the backward pass.
-    Both ops have cheap gradients (the selected rows of the incoming gradient)."""
-    ghosts, idx = len(on), on.nonzero().squeeze(1).to(x.device)
-    rows, to_images = _by_ghost(x, ghosts)
-    y = op(to_images(rows.index_select(0, idx)), len(idx))  # (G_on * B/G, C, H, W)
-    layout = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
-    y_rows, to_images = _by_ghost(y.contiguous(memory_format=layout), len(idx))  # rows in x's layout
-    if partial is None:
-        partial = (y_rows.new_zeros(ghosts, y_rows.shape[1]), to_images)
-    partial[0].index_add_(0, idx, y_rows)
-    return partial
 
 
 class DropPath:
@@ -98,31 +70,25 @@ class ChoiceBlock(nn.Module):
                        for op, y in zip(self.ops.values(), outputs)]
         return _sum(outputs)
 
-    def forward_masked(self, states, in_mask, op_mask, zeros, dense=False) -> torch.Tensor:
-        """One-shot forward. ``in_mask`` (G, k) and ``op_mask`` (G, n_ops) are bool, per ghost."""
-        node_on = in_mask.any(1)  # a block with every input dropped outputs zero
-        x = self._masked_inputs(states, in_mask, dense)
-        outputs, partial = [], None
-        for op, on in zip(self.ops.values(), (op_mask & node_on[:, None]).unbind(1)):
-            if dense:
-                outputs.append(op(x, len(on)) * _per_example(on, x))
-            elif on.all():
-                outputs.append(op(x, len(on)))
-            elif on.any():
-                partial = _add_on_ghosts(partial, op, x, on)  # only the ghosts that use it
-        if partial is not None:
-            rows, to_images = partial
-            outputs.append(to_images(rows))
-        return _sum(outputs) if outputs else zeros()
+    def forward_sparse(self, states, inputs_on: list[bool], ops_on: list[bool], zeros):
+        """One-shot model, one ghost batch: only the paths that are on run, nothing is masked.
 
-    def _masked_inputs(self, states, in_mask, dense):
-        terms = []
-        for x, on in zip(states, in_mask.unbind(1)):
-            if dense or (on.any() and not on.all()):
-                terms.append(x * _per_example(on, x))
-            elif on.all():
-                terms.append(x)  # on for every ghost batch: no multiply needed
-        return _sum(terms) if terms else None  # None: every input dropped everywhere
+        A ``None`` state stands for zeros (a block whose paths were all off); ``zeros()`` makes
+        them only where an op must actually run on zeros. Returns ``None`` for an all-off block."""
+        ops = [op for op, on in zip(self.ops.values(), ops_on) if on]
+        if not any(inputs_on) or not ops:  # every input or every op dropped: the block outputs 0
+            return None
+        terms = [s for s, on in zip(states, inputs_on) if on and s is not None]
+        x = _sum(terms) if terms else zeros()
+        return _sum([op(x) for op in ops])
+
+    def forward_dense(self, states, in_mask: torch.Tensor, op_mask: torch.Tensor) -> torch.Tensor:
+        """The dense-masked reference: every path on every example, multiplied by the masks.
+        ``in_mask`` (G, k) and ``op_mask`` (G, n_ops) are bool, one row per ghost batch."""
+        ghosts, node_on = in_mask.shape[0], in_mask.any(1)  # a block with no input outputs 0
+        x = _sum([s * _per_example(on, s) for s, on in zip(states, in_mask.unbind(1))])
+        return _sum([op(x, ghosts) * _per_example(on, x)
+                     for op, on in zip(self.ops.values(), (op_mask & node_on[:, None]).unbind(1))])
 
 
 class Cell(nn.Module):
@@ -158,30 +124,39 @@ class Cell(nn.Module):
             states.append(block(states, drop_path))
         return self.out(torch.cat(states[2:], dim=1))  # (B, N*C, H, W) -> (B, C, H, W)
 
-    def forward_masked(self, h0, h1, in_mask, op_mask, dense=False) -> torch.Tensor:
-        """``in_mask`` (G, N, N+1): block b reads columns ``:2+b``; ``op_mask`` (G, N, n_ops)."""
-        ghosts = in_mask.shape[0]
-        states = [
-            pre(h, ghosts) if dense or in_mask[:, :, i].any() else None
-            for i, (pre, h) in enumerate(((self.pre0, h0), (self.pre1, h1)))
-        ]
-        layout = torch.channels_last if h1.is_contiguous(memory_format=torch.channels_last) else None
+    def forward_sparse(self, h0, h1, in_mask: list[list[bool]], op_mask: list[list[bool]]) -> torch.Tensor:
+        """One ghost batch of the one-shot model. ``in_mask``: N rows of N+1 bools (block b reads
+        the first 2+b); ``op_mask``: N rows of one bool per op. Off paths are never computed."""
+        states = [pre(h) if any(row[i] for row in in_mask) else None
+                  for i, (pre, h) in enumerate(((self.pre0, h0), (self.pre1, h1)))]
+        layout = torch.channels_last if h1.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
 
         def zeros() -> torch.Tensor:  # made only where needed: a full-size fill costs a memory pass
             return torch.empty(self._output_shape(h1), dtype=h1.dtype, device=h1.device,
-                               memory_format=layout or torch.contiguous_format).zero_()
+                               memory_format=layout).zero_()
 
         for b, block in enumerate(self.blocks):
-            states.append(block.forward_masked(states, in_mask[:, b, : 2 + b], op_mask[:, b], zeros, dense))
+            states.append(block.forward_sparse(states, in_mask[b][: 2 + b], op_mask[b], zeros))
+        return self._combine(states[2:], 1, zeros)
+
+    def forward_dense(self, h0, h1, in_mask: torch.Tensor, op_mask: torch.Tensor) -> torch.Tensor:
+        """The dense-masked reference over the whole batch: ``in_mask`` (G, N, N+1), ``op_mask``
+        (G, N, n_ops), one row per ghost batch; batch norm per ghost batch."""
+        ghosts = in_mask.shape[0]
+        states = [self.pre0(h0, ghosts), self.pre1(h1, ghosts)]
+        for b, block in enumerate(self.blocks):
+            states.append(block.forward_dense(states, in_mask[:, b, : 2 + b], op_mask[:, b]))
         return self._combine(states[2:], ghosts)
 
-    def _combine(self, outputs: list[torch.Tensor], ghosts: int) -> torch.Tensor:
+    def _combine(self, outputs: list[torch.Tensor | None], ghosts: int, zeros=None) -> torch.Tensor:
         """``self.out`` (ReLU, 1x1 conv, BN) of the concatenated block outputs, computed without the
         concatenation: a 1x1 conv over stacked channels is the sum of 1x1 convs over each block's
-        channels with its slice of the weight. Same weights and result as ``forward``; on CPU the
-        channel concatenation of channels-last tensors cost more than the convolution itself."""
+        channels with its slice of the weight, and an all-zero (``None``) block adds nothing. Same
+        weights and result as ``forward``; on CPU the channel concatenation of channels-last
+        tensors cost more than the convolution itself."""
         weights = self.out.conv.weight.split(self.channels, dim=1)  # (C, C, 1, 1) per block
-        y = _sum([F.conv2d(F.relu(h), w) for h, w in zip(outputs, weights)])
+        terms = [F.conv2d(F.relu(h), w) for h, w in zip(outputs, weights) if h is not None]
+        y = _sum(terms) if terms else zeros()
         return self.out.bn(y, ghosts)
 
     def _output_shape(self, h1: torch.Tensor) -> tuple[int, int, int, int]:

@@ -67,9 +67,24 @@ class OneShotModel(nn.Module):
         masks = self.arch_masks(arch) if arch is not None else masks
         if x.shape[0] % masks.ghosts:
             raise ValueError(f"batch of {x.shape[0]} does not split into {masks.ghosts} ghost batches")
-        h0 = h1 = self.stem(x, masks.ghosts)
-        for cell, in_mask, op_mask in zip(self.cells, masks.inputs, masks.ops):
-            h0, h1 = h1, cell.forward_masked(h0, h1, in_mask, op_mask, dense)
+        if dense:
+            h0 = h1 = self.stem(x, masks.ghosts)
+            for cell, in_mask, op_mask in zip(self.cells, masks.inputs, masks.ops):
+                h0, h1 = h1, cell.forward_dense(h0, h1, in_mask, op_mask)
+            return self.head(h1)
+        # Sparse execution: each ghost batch is its own sub-network (Sec. 3.2), so run the
+        # model once per ghost batch with only that sub-network's paths. Batch norm then sees
+        # exactly one ghost batch, and nothing is gathered, scattered or multiplied by a mask.
+        inputs, ops = masks.inputs.transpose(0, 1).tolist(), masks.ops.transpose(0, 1).tolist()
+        return torch.cat([self._forward_ghost(x_g, inputs[g], ops[g])
+                          for g, x_g in enumerate(x.chunk(masks.ghosts))])
+
+    def _forward_ghost(self, x: torch.Tensor, inputs: list, ops: list) -> torch.Tensor:
+        """Logits of one ghost batch; ``inputs``/``ops``: that ghost batch's masks as nested lists
+        (cells x N x ...), so the per-path branching costs no tensor operations."""
+        h0 = h1 = self.stem(x)
+        for cell, in_mask, op_mask in zip(self.cells, inputs, ops):
+            h0, h1 = h1, cell.forward_sparse(h0, h1, in_mask, op_mask)
         return self.head(h1)
 
     def arch_masks(self, arch: Architecture) -> PathMasks:
