@@ -48,7 +48,12 @@ def sample_line(report: dict) -> str:
     line = (f"Stand-alone val accuracy of the {len(acc)} sampled architectures: min {min(acc):.3f}, "
             f"quartiles {q[0]:.3f} / {q[1]:.3f} / {q[2]:.3f}, max {max(acc):.3f}.")
     if report.get("seed_noise"):
-        line += f" Mean std between stand-alone seeds: {report['seed_noise']['mean_std_between_seeds']:.4f}."
+        noise = report["seed_noise"]
+        line += f" Mean std between stand-alone seeds: {noise['mean_std_between_seeds']:.4f}."
+        if "seed_vs_seed" in noise:
+            tau = noise["seed_vs_seed"]["kendall_tau"]
+            line += (f" Kendall τ between the first and second stand-alone training (the noise ceiling): "
+                     f"{tau['value']:.2f} [{tau['low']:.2f}, {tau['high']:.2f}].")
     return line
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from nas_cli.correlate import CorrelateConfig, CorrelateUI, OneShotModelSpec, run_correlation
 from nas_cli.search import DataSpec
+from nas_core.stats import kendall_tau
 from nas_core.train import RunDirError, StandaloneConfig, SupernetConfig, train_supernet
 
 DATA = DataSpec("synthetic", subsets={"train": 128, "val": 64}, image_size=12)
@@ -113,6 +114,9 @@ def test_seeds_train_each_architecture_several_times(supernets, tmp_path):
     assert report["seed_noise"]["mean_std_between_seeds"] >= 0
     for a in report["archs"]:
         assert a["standalone_accuracy"] == pytest.approx(sum(a["standalone_seeds"]) / 2)
+    first, second = ([a["standalone_seeds"][s] for a in report["archs"]] for s in (0, 1))
+    ceiling = report["seed_noise"]["seed_vs_seed"]["kendall_tau"]  # the noise ceiling of any proxy
+    assert ceiling["value"] == pytest.approx(float(kendall_tau(first, second)), nan_ok=True)
 
 
 def test_refuses_other_settings_in_the_same_folders(study, supernets):

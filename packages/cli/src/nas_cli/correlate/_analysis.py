@@ -38,7 +38,7 @@ def analyse(supernets, pool, scores, sample, best, results, kl, config) -> dict:
               "one_shot_accuracy": [scores[k][i]["accuracy"] for k in range(len(supernets))],
               "kl_to_full_model": [kl[k][j] for k in range(len(supernets))]}
              for j, (i, a, acc) in enumerate(zip(sample, chosen, standalone))]
-    return {"models": models, "archs": archs, "seed_noise": _seed_noise(results, chosen)}
+    return {"models": models, "archs": archs, "seed_noise": _seed_noise(results, chosen, config)}
 
 
 def _mean_accuracy(runs: list[dict]) -> float:
@@ -78,8 +78,19 @@ def _top1(arch, scores: list[dict], pool, results: dict, sample_accuracy: list[f
             "above_median": acc > median}
 
 
-def _seed_noise(results: dict, chosen) -> dict | None:
-    """Spread of stand-alone accuracy between seeds of one architecture (None with one seed)."""
+def _seed_noise(results: dict, chosen, config) -> dict | None:
+    """How much training noise alone scrambles the ranking (None with one seed per architecture).
+
+    ``seed_vs_seed``: Kendall's tau between the first and the second stand-alone training of the
+    sampled architectures. It is the ceiling for any proxy: no one-shot score can rank the
+    architectures more consistently than a second training of the same architectures does."""
     stds = [statistics.pstdev([r["val"]["accuracy"] for r in results[a.id]]) for a in chosen
             if len(results[a.id]) > 1]
-    return {"mean_std_between_seeds": sum(stds) / len(stds)} if stds else None
+    if not stds:
+        return None
+    noise = {"mean_std_between_seeds": sum(stds) / len(stds)}
+    if len(stds) == len(chosen):
+        first, second = ([results[a.id][s]["val"]["accuracy"] for a in chosen] for s in (0, 1))
+        noise["seed_vs_seed"] = {"kendall_tau": bootstrap(
+            kendall_tau, first, second, n_resamples=config.bootstrap, seed=config.seed).to_json()}
+    return noise
