@@ -2,8 +2,9 @@
 # GPU check for a lent device machine (see docs/benchmarks.md). Run from the repository root:
 #   bash benchmarks/gpu_check.sh [SHARED_DIR]
 # Installs the project if needed (the CUDA torch already on the machine is kept), runs the tests
-# marked `gpu`, then a short bf16 benchmark on CIFAR-10 from SHARED_DIR (default ../shared):
-# one-shot model and a stand-alone network at F = 32, printing images/s. A few minutes in all.
+# marked `gpu`, times the sparse forms of a one-shot training step, then a short bf16 benchmark on
+# CIFAR-10 from SHARED_DIR (default ../shared): one-shot model and a stand-alone network at F = 32,
+# printing images/s. A few minutes in all.
 set -euo pipefail
 SHARED=${1:-../shared}
 DATA="$SHARED/data/cifar-10-batches-bin"
@@ -13,6 +14,9 @@ if ! $PY -c "import nas_core, nas_cli" 2>/dev/null; then
 fi
 $PY -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else '')"
 $PY -m pytest -q -m gpu tests || true
+# Sparse per ghost batch vs batched vs dense-masked training step (docs/model.md: the GPU default,
+# batched, is reasoned, not yet measured). Paper profile's shape: F = 32, batch 1,024, ghost 32.
+$PY benchmarks/supernet_step.py --device cuda --width 32 --batch 1024 --steps 5 || true
 $PY - "$DATA" <<'PYEOF'
 import sys, tempfile, time, dataclasses
 import torch

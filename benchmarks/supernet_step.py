@@ -1,10 +1,13 @@
 """Training-step time of sparse vs dense-masked one-shot execution (issue: core model).
 
 Setting (fixed by the issue): end of the dropout ramp with final rate r = 0.1, batch 128 in ghost
-batches of 32, 32x32 inputs, F = 16, 2 cells per stack, CPU. Both modes see the same masks and
-the same data; steps alternate so machine noise hits both alike. Prints one ratio from one run.
+batches of 32, 32x32 inputs, F = 16, 2 cells per stack, CPU. Three modes see the same masks and
+the same data, and take turns within each step so machine noise hits them alike: sparse per
+ghost batch (the CPU default), sparse batched (the GPU default) and dense-masked (the
+reference). Prints the ratios from one run.
 
     python benchmarks/supernet_step.py [--steps 10] [--threads 2]
+    python benchmarks/supernet_step.py --device cuda --width 32 --batch 1024   # on a GPU
 """
 
 from __future__ import annotations
@@ -17,12 +20,19 @@ import torch
 
 from nas_core import NetworkConfig, OneShotModel, get_space
 
+MODES = {"per-ghost": {"per_ghost": True}, "batched": {"per_ghost": False}, "dense": {"dense": True}}
 
-def step(model, x, y, masks, dense: bool) -> float:
+
+def step(model, x, y, masks, mode: dict) -> float:
+    if x.is_cuda:
+        torch.cuda.synchronize()
     start = time.perf_counter()
     model.zero_grad(set_to_none=True)
-    loss = torch.nn.functional.cross_entropy(model(x, masks=masks, dense=dense), y)
+    with torch.autocast(x.device.type, torch.bfloat16, enabled=x.is_cuda):
+        loss = torch.nn.functional.cross_entropy(model(x, masks=masks, **mode), y)
     loss.backward()
+    if x.is_cuda:
+        torch.cuda.synchronize()
     return time.perf_counter() - start
 
 
@@ -33,28 +43,35 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--ghost", type=int, default=32, help="examples per ghost batch")
     parser.add_argument("--rate", type=float, default=0.1, help="final path-dropout rate r")
+    parser.add_argument("--width", type=int, default=16, help="F, channels of the first stack")
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda (bf16 autocast there)")
     parser.add_argument("--no-channels-last", action="store_true", help="NCHW instead of the trainer's default")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    model = OneShotModel(get_space("bender2018"), NetworkConfig(width=16, cells_per_stack=2))
-    x, y = torch.randn(args.batch, 3, 32, 32), torch.randint(0, 10, (args.batch,))
+    model = OneShotModel(get_space("bender2018"), NetworkConfig(width=args.width, cells_per_stack=2))
+    model = model.to(args.device)
+    x = torch.randn(args.batch, 3, 32, 32, device=args.device)
+    y = torch.randint(0, 10, (args.batch,), device=args.device)
     if not args.no_channels_last:  # what the trainer does
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
     gen = torch.Generator().manual_seed(0)
-    times = {True: [], False: []}
+    times = {name: [] for name in MODES}
     for i in range(args.steps + 2):  # two warm-up steps per mode
         masks = model.path_dropout(args.batch // args.ghost, args.rate, 1.0, gen)
-        for dense in (False, True):
-            t = step(model, x, y, masks, dense)
+        for name, mode in MODES.items():
+            t = step(model, x, y, masks, mode)
             if i >= 2:
-                times[dense].append(t)
-    sparse, dense = statistics.median(times[False]), statistics.median(times[True])
-    print(f"threads={args.threads} batch={args.batch} ghost={args.ghost} r={args.rate} steps={args.steps} "
-          f"channels_last={not args.no_channels_last}")
-    print(f"sparse: {sparse * 1000:.0f} ms/step   dense-masked: {dense * 1000:.0f} ms/step")
-    print(f"speed-up sparse vs dense: {dense / sparse:.2f}x (target >= 3x)")
+                times[name].append(t)
+    ms = {name: statistics.median(t) * 1000 for name, t in times.items()}
+    default = "per-ghost" if args.device == "cpu" else "batched"
+    print(f"device={args.device} threads={args.threads} batch={args.batch} ghost={args.ghost} r={args.rate} "
+          f"F={args.width} steps={args.steps} channels_last={not args.no_channels_last}")
+    print("   ".join(f"{name}: {v:.0f} ms/step" for name, v in ms.items()))
+    print(f"speed-up vs dense: per-ghost {ms['dense'] / ms['per-ghost']:.2f}x, batched "
+          f"{ms['dense'] / ms['batched']:.2f}x; the {args.device} default ({default}): "
+          f"{ms['dense'] / ms[default]:.2f}x (target >= 3x on CPU)")
 
 
 if __name__ == "__main__":

@@ -61,7 +61,8 @@ def test_unselected_paths_contribute_nothing():
 @pytest.mark.parametrize("ghosts", [1, 4])
 @pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last], ids=["nchw", "nhwc"])
 @pytest.mark.parametrize("affine", [False, True], ids=["plain-bn", "affine-bn"])
-def test_sparse_equals_dense_masked(space, ghosts, layout, affine):
+@pytest.mark.parametrize("per_ghost", [True, False], ids=["per-ghost", "batched"])
+def test_sparse_equals_dense_masked(space, ghosts, layout, affine, per_ghost):
     # float64: batch norm over a ghost batch of 4 near-constant examples (a block whose inputs
     # were all dropped) amplifies float32 rounding of the sum order by ~1/sqrt(eps), enough to
     # move gradients by a few percent; in float64 the two executions must agree tightly.
@@ -86,7 +87,7 @@ def test_sparse_equals_dense_masked(space, ghosts, layout, affine):
         outs, grads = [], []
         for dense in (False, True):
             model.zero_grad(set_to_none=True)
-            y = model(x, masks=masks, dense=dense)
+            y = model(x, masks=masks, dense=dense, per_ghost=per_ghost)
             y.square().sum().backward()
             outs.append(y)
             grads.append({n: p.grad for n, p in model.named_parameters() if p.grad is not None})

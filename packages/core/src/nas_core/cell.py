@@ -12,9 +12,10 @@ Three forward passes over the same modules:
   so nothing branches on an architecture at run time (ONNX export can trace it).
 - ``forward_sparse``: the one-shot model on one ghost batch. Every op of the menu is present;
   boolean masks (plain lists) say which input and op paths are on, and only those run.
-- ``forward_dense``: the one-shot model's dense-masked reference on the whole batch. Every path
-  runs on every example and is multiplied by its ghost batch's mask; tests and benchmarks
-  compare sparse execution against it.
+- ``forward_masked``: the one-shot model on the whole batch, masks per ghost batch as tensors.
+  Batched sparse execution runs each op once on the ghost batches that kept it (fewer, larger
+  kernel calls: the choice for GPUs); ``dense=True`` runs every path on every example and
+  multiplies by the masks, the reference that tests and benchmarks compare against.
 """
 
 from __future__ import annotations
@@ -38,6 +39,35 @@ def _per_example(on: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """Ghost-batch mask ``(G,)`` -> multiplier ``(B, 1, 1, 1)`` on ``like``'s device and dtype."""
     ghost_size = like.shape[0] // on.shape[0]
     return on.to(like.device, like.dtype).repeat_interleave(ghost_size).view(-1, 1, 1, 1)
+
+
+def _by_ghost(x: torch.Tensor, ghosts: int):
+    """``x`` (B, C, H, W) as a (G, B/G * C*H*W) view, one row per ghost batch, and the function
+    that turns such rows back into images. Keeps channels-last tensors channels-last."""
+    _, C, H, W = x.shape
+    if x.is_contiguous(memory_format=torch.channels_last):
+        return x.permute(0, 2, 3, 1).reshape(ghosts, -1), lambda f: f.view(-1, H, W, C).permute(0, 3, 1, 2)
+    return x.reshape(ghosts, -1), lambda f: f.view(-1, C, H, W)
+
+
+def _add_on_ghosts(partial, op: nn.Module, x: torch.Tensor, on: torch.Tensor):
+    """Add ``op(x)``, run on the ghost batches where ``on`` (G,) is true only, into ``partial``.
+
+    Whole ghost batches are gathered as rows (``index_select``), so the op never sees the
+    examples that dropped it. Its output rows are added in place (``index_add_``) into one
+    (G, rows) accumulator per block, ``partial = (rows, to_images)``, which starts at zero: no
+    zero tensor and full-size sum per op, and, because the accumulator is a tensor of its own
+    rather than a view of an image tensor, no full-size gradient copies in the backward pass.
+    Both ops have cheap gradients (the selected rows of the incoming gradient)."""
+    ghosts, idx = len(on), on.nonzero().squeeze(1).to(x.device)
+    rows, to_images = _by_ghost(x, ghosts)
+    y = op(to_images(rows.index_select(0, idx)), len(idx))  # (G_on * B/G, C, H, W)
+    layout = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
+    y_rows, to_images = _by_ghost(y.contiguous(memory_format=layout), len(idx))  # rows in x's layout
+    if partial is None:
+        partial = (y_rows.new_zeros(ghosts, y_rows.shape[1]), to_images)
+    partial[0].index_add_(0, idx, y_rows)
+    return partial
 
 
 class DropPath:
@@ -82,13 +112,33 @@ class ChoiceBlock(nn.Module):
         x = _sum(terms) if terms else zeros()
         return _sum([op(x) for op in ops])
 
-    def forward_dense(self, states, in_mask: torch.Tensor, op_mask: torch.Tensor) -> torch.Tensor:
-        """The dense-masked reference: every path on every example, multiplied by the masks.
-        ``in_mask`` (G, k) and ``op_mask`` (G, n_ops) are bool, one row per ghost batch."""
-        ghosts, node_on = in_mask.shape[0], in_mask.any(1)  # a block with no input outputs 0
-        x = _sum([s * _per_example(on, s) for s, on in zip(states, in_mask.unbind(1))])
-        return _sum([op(x, ghosts) * _per_example(on, x)
-                     for op, on in zip(self.ops.values(), (op_mask & node_on[:, None]).unbind(1))])
+    def forward_masked(self, states, in_mask, op_mask, zeros, dense=False) -> torch.Tensor:
+        """One-shot model, the whole batch at once. ``in_mask`` (G, k) and ``op_mask`` (G, n_ops)
+        are bool, one row per ghost batch. Batched sparse: an op runs once, on the ghost batches
+        that kept it (gathered); ``dense=True``: every op on everything, multiplied by the masks."""
+        node_on = in_mask.any(1)  # a block with every input dropped outputs zero
+        x = self._masked_inputs(states, in_mask, dense)
+        outputs, partial = [], None
+        for op, on in zip(self.ops.values(), (op_mask & node_on[:, None]).unbind(1)):
+            if dense:
+                outputs.append(op(x, len(on)) * _per_example(on, x))
+            elif on.all():
+                outputs.append(op(x, len(on)))
+            elif on.any():
+                partial = _add_on_ghosts(partial, op, x, on)  # only the ghosts that use it
+        if partial is not None:
+            rows, to_images = partial
+            outputs.append(to_images(rows))
+        return _sum(outputs) if outputs else zeros()
+
+    def _masked_inputs(self, states, in_mask, dense):
+        terms = []
+        for x, on in zip(states, in_mask.unbind(1)):
+            if dense or (on.any() and not on.all()):
+                terms.append(x * _per_example(on, x))
+            elif on.all():
+                terms.append(x)  # on for every ghost batch: no multiply needed
+        return _sum(terms) if terms else None  # None: every input dropped everywhere
 
 
 class Cell(nn.Module):
@@ -129,23 +179,29 @@ class Cell(nn.Module):
         the first 2+b); ``op_mask``: N rows of one bool per op. Off paths are never computed."""
         states = [pre(h) if any(row[i] for row in in_mask) else None
                   for i, (pre, h) in enumerate(((self.pre0, h0), (self.pre1, h1)))]
-        layout = torch.channels_last if h1.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
 
-        def zeros() -> torch.Tensor:  # made only where needed: a full-size fill costs a memory pass
-            return torch.empty(self._output_shape(h1), dtype=h1.dtype, device=h1.device,
-                               memory_format=layout).zero_()
+        def zeros() -> torch.Tensor:
+            return self._zeros(h1)
 
         for b, block in enumerate(self.blocks):
             states.append(block.forward_sparse(states, in_mask[b][: 2 + b], op_mask[b], zeros))
         return self._combine(states[2:], 1, zeros)
 
-    def forward_dense(self, h0, h1, in_mask: torch.Tensor, op_mask: torch.Tensor) -> torch.Tensor:
-        """The dense-masked reference over the whole batch: ``in_mask`` (G, N, N+1), ``op_mask``
-        (G, N, n_ops), one row per ghost batch; batch norm per ghost batch."""
+    def forward_masked(self, h0, h1, in_mask, op_mask, dense=False) -> torch.Tensor:
+        """The whole batch at once: ``in_mask`` (G, N, N+1), block b reads columns ``:2+b``;
+        ``op_mask`` (G, N, n_ops); one row per ghost batch, batch norm per ghost batch.
+        ``dense=True``: the dense-masked reference; else batched sparse (``ChoiceBlock``)."""
         ghosts = in_mask.shape[0]
-        states = [self.pre0(h0, ghosts), self.pre1(h1, ghosts)]
+        states = [
+            pre(h, ghosts) if dense or in_mask[:, :, i].any() else None
+            for i, (pre, h) in enumerate(((self.pre0, h0), (self.pre1, h1)))
+        ]
+
+        def zeros() -> torch.Tensor:
+            return self._zeros(h1)
+
         for b, block in enumerate(self.blocks):
-            states.append(block.forward_dense(states, in_mask[:, b, : 2 + b], op_mask[:, b]))
+            states.append(block.forward_masked(states, in_mask[:, b, : 2 + b], op_mask[:, b], zeros, dense))
         return self._combine(states[2:], ghosts)
 
     def _combine(self, outputs: list[torch.Tensor | None], ghosts: int, zeros=None) -> torch.Tensor:
@@ -159,11 +215,15 @@ class Cell(nn.Module):
         y = _sum(terms) if terms else zeros()
         return self.out.bn(y, ghosts)
 
-    def _output_shape(self, h1: torch.Tensor) -> tuple[int, int, int, int]:
+    def _zeros(self, h1: torch.Tensor) -> torch.Tensor:
+        """Zeros shaped like this cell's blocks' outputs, in ``h1``'s memory format. Made only
+        where an op must run on them: a full-size fill costs a pass over memory."""
         B, _, H, W = h1.shape
         if self.reduction:
             H, W = (H + 1) // 2, (W + 1) // 2
-        return (B, self.channels, H, W)
+        cl = h1.is_contiguous(memory_format=torch.channels_last)
+        return torch.empty((B, self.channels, H, W), dtype=h1.dtype, device=h1.device,
+                           memory_format=torch.channels_last if cl else torch.contiguous_format).zero_()
 
 
 def _preprocess(c_in: int, c_out: int, stride: int, norm: NormSpec) -> nn.Module:
