@@ -59,8 +59,9 @@ def test_unselected_paths_contribute_nothing():
 
 @pytest.mark.parametrize("space", SPACES, ids=lambda s: s.name)
 @pytest.mark.parametrize("ghosts", [1, 4])
-@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last], ids=["nchw", "nhwc"])
-@pytest.mark.parametrize("affine", [False, True], ids=["plain-bn", "affine-bn"])
+@pytest.mark.parametrize("layout, affine", [(torch.contiguous_format, False), (torch.channels_last, False),
+                                            (torch.contiguous_format, True)],
+                         ids=["nchw", "nhwc", "nchw-affine-bn"])
 @pytest.mark.parametrize("per_ghost", [True, False], ids=["per-ghost", "batched"])
 def test_sparse_equals_dense_masked(space, ghosts, layout, affine, per_ghost):
     # float64: batch norm over a ghost batch of 4 near-constant examples (a block whose inputs
