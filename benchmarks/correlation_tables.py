@@ -52,7 +52,7 @@ def sample_line(report: dict) -> str:
         line += f" Mean std between stand-alone seeds: {noise['mean_std_between_seeds']:.4f}."
         if "seed_vs_seed" in noise:
             tau = noise["seed_vs_seed"]["kendall_tau"]
-            line += (f" Kendall τ between the first and second stand-alone training (the noise ceiling): "
+            line += (f" Kendall τ between the first and second stand-alone training of each: "
                      f"{tau['value']:.2f} [{tau['low']:.2f}, {tau['high']:.2f}].")
     return line
 

@@ -82,8 +82,10 @@ def _seed_noise(results: dict, chosen, config) -> dict | None:
     """How much training noise alone scrambles the ranking (None with one seed per architecture).
 
     ``seed_vs_seed``: Kendall's tau between the first and the second stand-alone training of the
-    sampled architectures. It is the ceiling for any proxy: no one-shot score can rank the
-    architectures more consistently than a second training of the same architectures does."""
+    sampled architectures: how well one training of each architecture ranks them by another. A
+    one-shot tau near it means the one-shot model ranks about as well as training each
+    architecture once would (against the mean of several seeds, which is less noisy than one
+    training, a proxy can exceed it)."""
     stds = [statistics.pstdev([r["val"]["accuracy"] for r in results[a.id]]) for a in chosen
             if len(results[a.id]) > 1]
     if not stds:
