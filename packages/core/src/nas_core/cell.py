@@ -20,6 +20,8 @@ Three forward passes over the same modules:
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -179,9 +181,7 @@ class Cell(nn.Module):
         the first 2+b); ``op_mask``: N rows of one bool per op. Off paths are never computed."""
         states = [pre(h) if any(row[i] for row in in_mask) else None
                   for i, (pre, h) in enumerate(((self.pre0, h0), (self.pre1, h1)))]
-
-        def zeros() -> torch.Tensor:
-            return self._zeros(h1)
+        zeros = functools.partial(self._zeros, h1)  # made only where an op must run on zeros
 
         for b, block in enumerate(self.blocks):
             states.append(block.forward_sparse(states, in_mask[b][: 2 + b], op_mask[b], zeros))
@@ -196,9 +196,7 @@ class Cell(nn.Module):
             pre(h, ghosts) if dense or in_mask[:, :, i].any() else None
             for i, (pre, h) in enumerate(((self.pre0, h0), (self.pre1, h1)))
         ]
-
-        def zeros() -> torch.Tensor:
-            return self._zeros(h1)
+        zeros = functools.partial(self._zeros, h1)  # made only where an op must run on zeros
 
         for b, block in enumerate(self.blocks):
             states.append(block.forward_masked(states, in_mask[:, b, : 2 + b], op_mask[:, b], zeros, dense))
