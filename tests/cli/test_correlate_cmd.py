@@ -1,7 +1,6 @@
 """`nas correlate` and `nas ablate dropout` through the CLI (smoke profile: synthetic data, seconds)."""
 
 import json
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -76,16 +75,3 @@ def test_ablate_user_errors_exit_2(tmp_path, args, message):
     result = runner.invoke(app, ["ablate", "dropout", "--out", str(tmp_path / "a"), *SMALL, *args])
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output
-
-
-def test_data_dir_is_recorded_absolute(tmp_path, monkeypatch):
-    """The same folder given as a relative or an absolute path is the same data: stand-alone
-    results and studies recorded with one must be accepted with the other."""
-    from nas_cli.commands.correlate import _settings
-
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "data").mkdir()
-    kwargs = dict(archs=4, pool=6, stratify=False, seeds=1, kl_examples=8, bootstrap=20)
-    relative = _settings("smoke", None, Path("data"), 0, "cpu", None, **kwargs)[1]
-    absolute = _settings("smoke", None, tmp_path / "data", 0, "cpu", None, **kwargs)[1]
-    assert relative == absolute and Path(relative.data_dir).is_absolute()

@@ -13,16 +13,18 @@ TINY = ["--dataset", "synthetic", "--image-size", "12", "--subset", "320", "--wi
         "--cells-per-stack", "1", "--batch-size", "32", "--device", "cpu"]
 
 
-def test_supernet_train_writes_a_resumable_checkpoint(tmp_path):
+def test_supernet_train_writes_a_resumable_checkpoint(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     out = tmp_path / "sn"
     args = ["supernet", "train", "--out", str(out), "--space", "tiny", "--steps", "6",
-            "--ghost-batch", "16", "--checkpoint-every", "3", *TINY]
+            "--ghost-batch", "16", "--checkpoint-every", "3", "--data-dir", "data", *TINY]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "one-shot model trained" in result.output
     assert (out / "checkpoints" / "latest").read_text().strip() == "step_00000006"
     info = json.loads((out / "supernet_train.run.json").read_text())
     assert info["config"]["steps"] == 6 and "nas-core" in info["versions"] and "git_revision" in info
+    assert info["data"]["data_dir"] == str(tmp_path / "data")  # recorded absolute, as given relative
     again = runner.invoke(app, args)
     assert again.exit_code == 2 and "--resume" in again.output
     resumed = runner.invoke(app, [*args, "--resume"])

@@ -9,8 +9,9 @@ import typer
 
 Dataset = Annotated[str, typer.Option(help="Data set: fashion-mnist (default), cifar10, cifar100, folder, "
                                       "synthetic.")]
-DataDir = Annotated[Path | None, typer.Option(help="Where the data set's files are (else the cache, "
-                                                 "then system locations, then a download).")]
+DataDir = Annotated[Path | None, typer.Option(resolve_path=True,  # recorded absolute: same data either way
+                                              help="Where the data set's files are (else the cache, "
+                                                   "then system locations, then a download).")]
 Subset = Annotated[int | None, typer.Option(min=1, help="Use only N examples of each split, classes "
                                                "balanced (quick runs).")]
 ValFraction = Annotated[float, typer.Option(min=0.0, max=0.9, help="Part of the training files held out "

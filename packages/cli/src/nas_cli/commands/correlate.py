@@ -90,7 +90,7 @@ def _settings(profile: str, dataset: str | None, data_dir: Path | None, seed: in
     """(profile, data, stand-alone config, correlation config) from the options; errors -> exit 2."""
     try:
         prof = get_profile(profile, seed, device)
-        data = DataSpec(dataset or prof.dataset, str(data_dir.resolve()) if data_dir else None, prof.subsets, seed)
+        data = DataSpec(dataset or prof.dataset, str(data_dir) if data_dir else None, prof.subsets, seed)
         standalone = prof.standalone if epochs is None else replace(prof.standalone, epochs=epochs, steps=None)
         if correlate["pool"] is None:
             correlate["pool"] = max(100, correlate["archs"])

@@ -50,8 +50,9 @@ def export(
         help="int8: static QDQ quantization (OUT is int8; the float model is kept as "
              "STEM.fp32.onnx).")] = None,
     calibration: Annotated[int, typer.Option(min=1, help="Training images for int8 calibration.")] = 256,
-    data_dir: Annotated[Path | None, typer.Option(help="Where the data set's files are (else the cache "
-                                                  "and system locations; export never downloads).")] = None,
+    data_dir: Annotated[Path | None, typer.Option(
+        resolve_path=True, help="Where the data set's files are (else the cache and system locations; "
+                                "export never downloads).")] = None,
     subset: Annotated[int, typer.Option(min=1, help="Validation images for the parity check.")] = 500,
     image_size: Annotated[int | None, typer.Option(min=1, help="Input size in pixels, where the model "
                                                       "directory does not record it.")] = None,

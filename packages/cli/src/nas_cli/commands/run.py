@@ -87,7 +87,7 @@ def run(
                 profile=profile, dataset=dataset or prof.dataset, space=space or prof.supernet.space,
                 sampler=sampler, trials=prof.trials if trials is None else trials,
                 top_k=prof.top_k if top is None else top, cost=cost, seed=seed, workers=workers,
-                storage=storage, device=device, data_dir=str(data_dir.resolve()) if data_dir else None,
+                storage=storage, device=device, data_dir=str(data_dir) if data_dir else None,
                 subsets=prof.subsets, study=study)
             SearchConfig(sampler=config.sampler, trials=config.trials, cost=cost, workers=workers)
             if config.top_k < 1 or config.top_k > config.trials:

@@ -59,7 +59,7 @@ def train(
         out.mkdir(parents=True, exist_ok=True)
         write_run_info(out, "supernet train", config.to_dict(),
                        {"data": {"dataset": dataset, "subset": subset, "val_fraction": val_fraction,
-                                 "image_size": image_size, "data_dir": str(data_dir.resolve()) if data_dir else None}})
+                                 "image_size": image_size, "data_dir": str(data_dir) if data_dir else None}})
         console.print(f"one-shot model of [bold]{space}[/] on {data!r}")
         progress = RichProgress("supernet")
         try:
