@@ -25,3 +25,15 @@ def test_every_data_dir_option_resolves_to_an_absolute_path():
             found.append((callback.__name__, option.resolve_path))
     assert len(found) >= 7, found  # supernet train, train, run, correlate, ablate dropout, predict, export
     assert all(resolves for _, resolves in found), found
+
+
+def test_every_command_lets_glibc_reuse_freed_memory(monkeypatch):
+    from typer.testing import CliRunner
+
+    import nas_cli.main
+
+    calls = []
+    monkeypatch.setattr(nas_cli.main, "reuse_freed_memory", lambda: calls.append(1))
+    result = CliRunner().invoke(app, ["space", "list"])
+    assert result.exit_code == 0, result.output
+    assert calls == [1]

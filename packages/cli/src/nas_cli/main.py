@@ -5,6 +5,8 @@ from __future__ import annotations
 import optuna
 import typer
 
+from nas_core import reuse_freed_memory
+
 from .commands import space, supernet
 from .commands.correlate import ablate, correlate
 from .commands.dashboard import dashboard
@@ -23,9 +25,10 @@ app = typer.Typer(
 
 
 @app.callback()
-def _quiet_libraries() -> None:
+def _setup() -> None:
     """One-shot neural architecture search (Bender et al., ICML 2018)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # our progress bars say what happens
+    reuse_freed_memory()  # glibc: ~26% faster CPU scoring (nas_core/memory.py; NAS_DEFAULT_MALLOC=1: off)
 
 
 app.command("run")(run)

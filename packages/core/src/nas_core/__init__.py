@@ -4,6 +4,7 @@ Where to read: ``space.py`` (the search space as data), ``cell.py`` and ``onesho
 one-shot model), ``network.py`` (stand-alone networks).
 """
 
+from .memory import reuse_freed_memory
 from .network import (
     Network,
     NetworkConfig,
@@ -59,6 +60,7 @@ __all__ = [
     "measure_latency",
     "one_shot_accuracy",
     "register_space",
+    "reuse_freed_memory",
     "spearman_rho",
     "top_k_precision",
 ]
