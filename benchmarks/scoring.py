@@ -7,6 +7,7 @@ the pixels or on the weights). Target: >= 3.5x (the compute-bound limit is about
 architecture keeps 1.75 of the 7 ops per block on average).
 
     python benchmarks/scoring.py [--archs 4] [--images 5000]
+    NAS_DEFAULT_MALLOC=1 python benchmarks/scoring.py   # glibc's default allocator (nas_core/memory.py)
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from nas_core import NetworkConfig, OneShotModel, get_space, one_shot_accuracy
+from nas_core import NetworkConfig, OneShotModel, get_space, one_shot_accuracy, reuse_freed_memory
 from nas_core.data import load_data
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "cifar-10-batches-bin"
@@ -29,6 +30,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=5000)
     parser.add_argument("--batch", type=int, default=500)
     args = parser.parse_args()
+    malloc = "reuse" if reuse_freed_memory() else "default"  # as `nas` does; NAS_DEFAULT_MALLOC=1: off
     if SHARED.exists():
         val = load_data("cifar10", "val", data_dir=SHARED, subset=args.images)
     else:
@@ -51,7 +53,7 @@ def main() -> None:
               f"{taken[True] / taken[False]:.2f}x")
     per_min = {d: 60 * len(archs) / s for d, s in seconds.items()}
     print(f"{val.name} val images: {len(val)}, batch {args.batch}, F=16, 2 cells/stack, {args.archs} archs, "
-          f"threads {torch.get_num_threads()}")
+          f"threads {torch.get_num_threads()}, malloc {malloc}")
     print(f"sparse: {per_min[False]:.2f} archs/min   dense-masked: {per_min[True]:.2f} archs/min")
     print(f"speed-up: {per_min[False] / per_min[True]:.2f}x (target >= 3.5x)")
 

@@ -18,7 +18,7 @@ import time
 
 import torch
 
-from nas_core import NetworkConfig, OneShotModel, get_space
+from nas_core import NetworkConfig, OneShotModel, get_space, reuse_freed_memory
 
 MODES = {"per-ghost": {"per_ghost": True}, "batched": {"per_ghost": False}, "dense": {"dense": True}}
 
@@ -47,6 +47,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu, or cuda (bf16 autocast there)")
     parser.add_argument("--no-channels-last", action="store_true", help="NCHW instead of the trainer's default")
     args = parser.parse_args()
+    malloc = "reuse" if reuse_freed_memory() else "default"  # as `nas` does; NAS_DEFAULT_MALLOC=1: off
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model = OneShotModel(get_space("bender2018"), NetworkConfig(width=args.width, cells_per_stack=2))
@@ -67,7 +68,7 @@ def main() -> None:
     ms = {name: statistics.median(t) * 1000 for name, t in times.items()}
     default = "per-ghost" if args.device == "cpu" else "batched"
     print(f"device={args.device} threads={args.threads} batch={args.batch} ghost={args.ghost} r={args.rate} "
-          f"F={args.width} steps={args.steps} channels_last={not args.no_channels_last}")
+          f"F={args.width} steps={args.steps} channels_last={not args.no_channels_last} malloc={malloc}")
     print("   ".join(f"{name}: {v:.0f} ms/step" for name, v in ms.items()))
     print(f"speed-up vs dense: per-ghost {ms['dense'] / ms['per-ghost']:.2f}x, batched "
           f"{ms['dense'] / ms['batched']:.2f}x; the {args.device} default ({default}): "

@@ -17,6 +17,7 @@ import tempfile
 import time
 
 from nas_cli.pipeline import get_profile
+from nas_core import reuse_freed_memory
 from nas_core.data import load_data
 from nas_core.train import train_supernet
 
@@ -29,6 +30,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--profile", default="quick", help="nas run profile whose one-shot settings to use")
     args = parser.parse_args()
+    malloc = "reuse" if reuse_freed_memory() else "default"  # as `nas` does; NAS_DEFAULT_MALLOC=1: off
     profile = get_profile(args.profile, device=args.device)
     config = dataclasses.replace(profile.supernet, steps=args.steps, checkpoint_every=10**9)
     data = load_data(args.dataset, "train", data_dir=args.data_dir, subset=profile.subsets.get("train"))
@@ -39,7 +41,7 @@ def main() -> None:
     images = args.steps * config.batch_size
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(f"{args.profile} one-shot model on {data!r}: {args.steps} steps of {config.batch_size} "
-          f"(F={config.width}, {config.cells_per_stack} cell/stack, device {args.device})")
+          f"(F={config.width}, {config.cells_per_stack} cell/stack, device {args.device}, malloc {malloc})")
     print(f"{images / seconds:.0f} images/s over the whole dropout ramp ({seconds:.1f} s), peak RSS {peak_gb:.2f} GB")
 
 
