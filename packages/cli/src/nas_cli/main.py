@@ -28,7 +28,7 @@ app = typer.Typer(
 def _setup() -> None:
     """One-shot neural architecture search (Bender et al., ICML 2018)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # our progress bars say what happens
-    reuse_freed_memory()  # glibc: ~26% faster CPU scoring (nas_core/memory.py; NAS_DEFAULT_MALLOC=1: off)
+    reuse_freed_memory()  # glibc: 15-26% faster CPU scoring (nas_core/memory.py; NAS_DEFAULT_MALLOC=1: off)
 
 
 app.command("run")(run)

@@ -6,7 +6,7 @@ activation at the paper's evaluation batch is bigger (500 x 16 x 32 x 32 float32
 So each such tensor, allocated once per op, costs a page fault and a zero fill for every 4 KiB
 page before the op writes it. Serving every request from the heap (``M_MMAP_MAX = 0``) and not
 returning its free top below 1 GiB to the system (``M_TRIM_THRESHOLD``) lets the next tensor reuse
-the pages. Measured on our 2-core CPU (docs/benchmarks.md): one-shot scoring 26% faster.
+the pages. Measured on our 2-core CPU (docs/benchmarks.md): one-shot scoring 15-26% faster.
 
 PyTorch's CPU tuning guide gives the same advice as "use jemalloc or tcmalloc" (``LD_PRELOAD``);
 this is the no-install equivalent with glibc's own ``mallopt``. It changes the allocator of the
