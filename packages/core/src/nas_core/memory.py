@@ -1,4 +1,4 @@
-"""Let glibc keep and reuse freed memory: faster CPU training and scoring (opt-in, process-wide).
+"""Let glibc keep and reuse freed memory: faster one-shot scoring on CPU (opt-in, process-wide).
 
 Why: glibc's malloc serves a request above its mmap threshold with a fresh ``mmap`` and gives it
 back with ``munmap`` when freed. The threshold adapts, but never above 32 MiB, and a one-shot
