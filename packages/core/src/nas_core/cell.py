@@ -208,12 +208,10 @@ class Cell(nn.Module):
         channels with its slice of the weight, and an all-zero (``None``) block adds nothing. Same
         weights and result as ``forward``; on CPU the channel concatenation of channels-last
         tensors cost more than the convolution itself."""
-        y = None
-        for h, w in zip(outputs, self.out.conv.weight.split(self.channels, dim=1)):  # (C, C, 1, 1) each
-            if h is not None:
-                term = F.conv2d(F.relu(h), w)
-                y = term if y is None else y.add_(term)  # in place: no fresh full-size tensor per add
-        return self.out.bn(y if y is not None else zeros(), ghosts)
+        weights = self.out.conv.weight.split(self.channels, dim=1)  # (C, C, 1, 1) per block
+        terms = [F.conv2d(F.relu(h), w) for h, w in zip(outputs, weights) if h is not None]
+        y = _sum(terms) if terms else zeros()
+        return self.out.bn(y, ghosts)
 
     def _zeros(self, h1: torch.Tensor) -> torch.Tensor:
         """Zeros shaped like this cell's blocks' outputs, in ``h1``'s memory format. Made only
