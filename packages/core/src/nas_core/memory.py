@@ -23,6 +23,7 @@ import sys
 
 M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4  # <malloc.h>
 KEEP_BYTES = 1 << 30
+GLIBC_ENV = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(KEEP_BYTES)}  # the same, for start-up
 OPT_OUT = "NAS_DEFAULT_MALLOC"  # set to 1 to leave the allocator as it is
 
 
@@ -35,13 +36,13 @@ def reuse_freed_memory() -> bool:
     process that called this: the variables are set for child processes)."""
     if os.environ.get(OPT_OUT, "") not in ("", "0"):
         return False
-    if any(name in os.environ for name in ("MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_")):
+    if any(name in os.environ for name in GLIBC_ENV):
         return False
     libc = _glibc()
     if libc is None or not (libc.mallopt(M_MMAP_MAX, 0) and libc.mallopt(M_TRIM_THRESHOLD, KEEP_BYTES)):
         return False
     # glibc reads these at start-up: child processes (search workers) get the same setting.
-    os.environ.update(MALLOC_MMAP_MAX_="0", MALLOC_TRIM_THRESHOLD_=str(KEEP_BYTES))
+    os.environ.update(GLIBC_ENV)
     return True
 
 
