@@ -115,19 +115,24 @@ class FactorizedReduce(nn.Module):
     """Halve the resolution with two offset stride-2 1x1 convs, concatenated (NASNet).
 
     Used where a cell input is at twice the cell's resolution (after or inside a reduction).
+
+    Note: the stride is taken by slicing (every second pixel), then a stride-1 1x1 conv: the same
+    function and weights as a stride-2 1x1 conv. torch 2.13.0+cpu (oneDNN) computes the weight
+    gradient of a channels-last stride-2 1x1 conv with fewer than 6 input channels wrong (by
+    ~100%), and corrupts the heap with one thread; ``tests/core/test_ops.py`` checks the gradient.
     """
 
     def __init__(self, c_in: int, c_out: int, norm: NormSpec):
         super().__init__()
-        self.conv_a = nn.Conv2d(c_in, c_out // 2, 1, stride=2, bias=False)
-        self.conv_b = nn.Conv2d(c_in, c_out - c_out // 2, 1, stride=2, bias=False)
+        self.conv_a = nn.Conv2d(c_in, c_out // 2, 1, bias=False)
+        self.conv_b = nn.Conv2d(c_in, c_out - c_out // 2, 1, bias=False)
         self.bn = GhostBatchNorm2d(c_out, norm)
 
     def forward(self, x: torch.Tensor, ghosts: int = 1) -> torch.Tensor:
-        x = F.relu(x)
+        x = F.relu(x)  # (B, C, H, W)
         shifted = F.pad(x[:, :, 1:, 1:], (0, 1, 0, 1))  # offset by one pixel, same size
-        y = torch.cat([self.conv_a(x), self.conv_b(shifted)], dim=1)
-        return self.bn(y, ghosts)
+        y = torch.cat([self.conv_a(x[:, :, ::2, ::2]), self.conv_b(shifted[:, :, ::2, ::2])], dim=1)
+        return self.bn(y, ghosts)  # (B, c_out, ceil(H/2), ceil(W/2))
 
 
 # name -> factory(channels, norm). Keys are the op names of nas_core.space.OP_CODES.
