@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from nas_core import NetworkConfig, NormSpec, OneShotModel, SearchSpace, add_weight_decay, get_space, list_spaces
+from nas_core.oneshot import forward_dense
 
 SPACES = [get_space(name) for name in list_spaces()]
 CONFIG = NetworkConfig(width=4, cells_per_stack=1, in_channels=3, num_classes=5)
@@ -62,15 +63,15 @@ def test_unselected_paths_contribute_nothing():
 @pytest.mark.parametrize("layout, affine", [(torch.contiguous_format, False), (torch.channels_last, False),
                                             (torch.contiguous_format, True)],
                          ids=["nchw", "nhwc", "nchw-affine-bn"])
-@pytest.mark.parametrize("per_ghost", [True, False], ids=["per-ghost", "batched"])
-def test_sparse_equals_dense_masked(space, ghosts, layout, affine, per_ghost):
+@pytest.mark.parametrize("execution", ["per-ghost", "batched"])
+def test_sparse_equals_dense_masked(space, ghosts, layout, affine, execution):
     # float64: batch norm over a ghost batch of 4 near-constant examples (a block whose inputs
     # were all dropped) amplifies float32 rounding of the sum order by ~1/sqrt(eps), enough to
     # move gradients by a few percent; in float64 the two executions must agree tightly.
     # Affine batch norm turns an all-zero input into its shift: sparse execution must then still
     # run the ops on zeros (an input path on whose state is all zero), as dense execution does.
     torch.manual_seed(0)
-    model = OneShotModel(space, CONFIG, NormSpec(affine=affine, running_stats=False))
+    model = OneShotModel(space, CONFIG, NormSpec(affine=affine, running_stats=False), execution=execution)
     if affine:
         with torch.no_grad():
             for m in model.modules():
@@ -88,7 +89,7 @@ def test_sparse_equals_dense_masked(space, ghosts, layout, affine, per_ghost):
         outs, grads = [], []
         for dense in (False, True):
             model.zero_grad(set_to_none=True)
-            y = model(x, masks=masks, dense=dense, per_ghost=per_ghost)
+            y = forward_dense(model, x, masks) if dense else model(x, masks=masks)
             y.square().sum().backward()
             outs.append(y)
             grads.append({n: p.grad for n, p in model.named_parameters() if p.grad is not None})
@@ -97,6 +98,28 @@ def test_sparse_equals_dense_masked(space, ghosts, layout, affine, per_ghost):
             torch.testing.assert_close(g, grads[1][name], atol=1e-8, rtol=1e-7)
         for name in set(grads[1]) - set(grads[0]):  # paths sparse skipped get zero grad in dense
             assert grads[1][name].abs().max() < 1e-10, name
+
+
+def test_execution_is_chosen_once_and_is_not_a_weight(monkeypatch):
+    """``"auto"`` runs CPU inputs per ghost batch; every execution gives the same logits; the
+    choice survives loading weights and is not among them (checkpoints keep loading)."""
+    model = make_model(get_space("tiny"))
+    masks = model.path_dropout(2, 0.5, 1.0, torch.Generator().manual_seed(0))
+    x = torch.randn(8, 3, 16, 16)
+    ghost_runs = []
+    forward_ghost = OneShotModel._forward_ghost
+    monkeypatch.setattr(OneShotModel, "_forward_ghost",
+                        lambda self, *a: ghost_runs.append(1) or forward_ghost(self, *a))
+    assert model.execution == "auto"
+    y = model(x, masks=masks)
+    assert len(ghost_runs) == 2  # CPU input: once per ghost batch
+    torch.testing.assert_close(model.set_execution("batched")(x, masks=masks), y, atol=1e-5, rtol=0)
+    assert len(ghost_runs) == 2
+    other = OneShotModel(model.space, CONFIG, execution="per-ghost")
+    other.load_state_dict(model.state_dict())
+    assert other.execution == "per-ghost" and "execution" not in other.state_dict()
+    torch.testing.assert_close(other(x, masks=masks), y, atol=1e-5, rtol=0)
+    assert len(ghost_runs) == 4
 
 
 def test_ghost_batches_get_their_own_batch_statistics():
@@ -221,5 +244,9 @@ def test_forward_argument_errors():
         model(x)
     with pytest.raises(ValueError, match="ghost batches"):
         model(x, masks=model.path_dropout(4, 0.1, 1.0, torch.Generator()))
+    with pytest.raises(ValueError, match="ghost batches"):
+        forward_dense(model, x, model.path_dropout(4, 0.1, 1.0, torch.Generator()))
+    with pytest.raises(ValueError, match="unknown execution"):
+        model.set_execution("dense")
     with pytest.raises(ValueError, match="rate"):
         model.path_dropout(2, 1.5, 1.0, torch.Generator())

@@ -106,7 +106,7 @@ def test_bad_files_are_refused_with_a_reason(model, tmp_path):
         (tmp_path, "not a file"),
         (truncated, "not a valid ONNX model"),
         (text, "not a valid ONNX model"),
-        (foreign, "not exported by nas export"),
+        (foreign, "not exported by nas export .*: export it with nas_export.export_onnx"),
         (_rewrite(path, tmp_path / "newer.onnx", _set_prop("nas.format_version", "99")), "upgrade nas-export"),
         (_rewrite(path, tmp_path / "json.onnx", _set_prop("nas.classes", "[oops")), "nas.classes is not valid JSON"),
         (_rewrite(path, tmp_path / "id.onnx", _set_prop("nas.arch_id", "0" * 12)), "inconsistent"),

@@ -125,12 +125,12 @@ def test_sha256sums_are_checked(tmp_path):
 
 def test_missing_test_batch_is_a_clear_error(tmp_path):
     write_cifar10(tmp_path, test=False)
-    with pytest.raises(DataError, match="no test_batch.bin.*no test split.*'val'"):
+    with pytest.raises(DataError, match="no test_batch.bin.*no test split.*split=val"):
         load_data("cifar10", "test", data_dir=tmp_path)
 
 
 def test_not_found_offline_says_how_to_provide_it(tmp_path):
-    with pytest.raises(DataError, match="CIFAR-10 not found.*--data-dir.*NAS_DATA_DIR"):
+    with pytest.raises(DataError, match="CIFAR-10 not found.*data_dir=DIR.*NAS_DATA_DIR"):
         load_data("cifar10", "train", data_dir=tmp_path)
 
 
@@ -172,5 +172,5 @@ def test_real_cifar10_split_is_45k_5k_disjoint_and_stable(real):
 
 @needs_shared
 def test_real_cifar10_has_no_test_split():
-    with pytest.raises(DataError, match="test_batch.bin.*'val'"):
+    with pytest.raises(DataError, match="test_batch.bin.*split=val"):
         load_data("cifar10", "test", data_dir=SHARED_CIFAR10)

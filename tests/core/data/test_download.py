@@ -83,14 +83,29 @@ def test_checksum_mismatch_keeps_nothing(tmp_path, monkeypatch, cache):
 
 
 @pytest.mark.parametrize("download", [True, False])
-def test_offline_message_names_the_three_ways(monkeypatch, download):
+def test_offline_message_names_the_folders_tried_and_the_three_ways(monkeypatch, tmp_path, cache,
+                                                                   download):
     fake_server(Path("/nonexistent"), monkeypatch)
     with pytest.raises(DataError) as err:
-        load_data("fashion-mnist", "train", download=download)
+        load_data("fashion-mnist", "train", data_dir=tmp_path / "mine", download=download)
     message = str(err.value)
-    assert "\n" not in message
-    for way in ("--data-dir", "$NAS_DATA_DIR", "apt-get install dataset-fashion-mnist"):
+    assert "\n" not in message and "--" not in message  # core names arguments, not flags
+    assert f"not found (looked in {tmp_path / 'mine'}, {cache / 'fashion-mnist'}) and " in message
+    for way in ("data_dir=DIR", "$NAS_DATA_DIR", "apt-get install dataset-fashion-mnist"):
         assert way in message
+    assert err.value.arguments == ["data_dir"]
+
+
+def test_the_cli_renders_the_advice_with_its_flags():
+    with pytest.raises(DataError) as err:
+        load_data("cifar10", "train", download=False)
+
+    def flag(name: str, value: str | None) -> str:
+        return f"--{name.replace('_', '-')}" + (f" {value}" if value is not None else "")
+
+    flags = err.value.render(flag)
+    assert flags.startswith("CIFAR-10 not found (looked in ") and " and download=False: " in flags
+    assert "pass --data-dir DIR (cifar-10-batches-bin or its parent)" in flags
 
 
 @pytest.mark.skipif(not DEBIAN.is_dir(), reason="dataset-fashion-mnist is not installed")

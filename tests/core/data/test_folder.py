@@ -112,7 +112,7 @@ def test_val_is_held_out_and_test_is_an_error(tmp_path):
 
 
 def test_bad_folders(tmp_path):
-    with pytest.raises(DataError, match="--data-dir"):
+    with pytest.raises(DataError, match="none was given: pass data_dir=DIR"):
         load_data("folder", "train")
     with pytest.raises(DataError, match="not a folder"):
         load_data("folder", "train", data_dir=tmp_path / "missing")

@@ -4,6 +4,7 @@ Where to read: ``space.py`` (the search space as data), ``cell.py`` and ``onesho
 one-shot model), ``network.py`` (stand-alone networks).
 """
 
+from .evaluation import evaluate_split
 from .memory import reuse_freed_memory
 from .network import (
     Network,
@@ -54,6 +55,7 @@ __all__ = [
     "build_network",
     "count_flops",
     "count_params",
+    "evaluate_split",
     "get_space",
     "kendall_tau",
     "list_spaces",

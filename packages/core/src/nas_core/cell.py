@@ -10,12 +10,14 @@ Three forward passes over the same modules:
 
 - ``forward``: the stand-alone network. The block's inputs and ops were fixed at construction,
   so nothing branches on an architecture at run time (ONNX export can trace it).
-- ``forward_sparse``: the one-shot model on one ghost batch. Every op of the menu is present;
-  boolean masks (plain lists) say which input and op paths are on, and only those run.
+- ``forward_sparse``: the one-shot model on one ghost batch (its ``"per-ghost"`` execution).
+  Every op of the menu is present; boolean masks (plain lists) say which input and op paths are
+  on, and only those run.
 - ``forward_masked``: the one-shot model on the whole batch, masks per ghost batch as tensors.
-  Batched sparse execution runs each op once on the ghost batches that kept it (fewer, larger
-  kernel calls: the choice for GPUs); ``dense=True`` runs every path on every example and
-  multiplies by the masks, the reference that tests and benchmarks compare against.
+  Batched sparse execution (``"batched"``) runs each op once on the ghost batches that kept it
+  (fewer, larger kernel calls: the choice for GPUs); ``dense=True`` runs every path on every
+  example and multiplies by the masks: only ``oneshot.forward_dense``, the reference that tests
+  and benchmarks compare against, asks for it.
 """
 
 from __future__ import annotations

@@ -9,6 +9,10 @@ which paths are on is given by :class:`PathMasks`, passed explicitly to ``forwar
 - training (Sec. 3.2): ``model(x, masks=model.path_dropout(...))`` with scheduled path dropout,
   one mask per ghost batch, batch-norm statistics per ghost batch, and weight decay only on the
   parameters of the paths that were on (:func:`add_weight_decay`).
+
+Only the paths that are on are computed; how (per ghost batch or batched) is the model's
+``execution``, chosen once, not a ``forward`` argument. :func:`forward_dense` computes every path
+and multiplies by the masks: the reference for tests and benchmarks.
 """
 
 from __future__ import annotations
@@ -44,40 +48,65 @@ class PathMasks:
         return self.ops & self.inputs.any(-1, keepdim=True)
 
 
-class OneShotModel(nn.Module):
-    """The one-shot model of a search space (Sec. 3.1): stem, cells with every path, head."""
+EXECUTIONS = ("auto", "per-ghost", "batched")
 
-    def __init__(self, space: SearchSpace, config: NetworkConfig, norm: NormSpec = ONE_SHOT_NORM):
+
+class OneShotModel(nn.Module):
+    """The one-shot model of a search space (Sec. 3.1): stem, cells with every path, head.
+
+    ``execution`` says how the paths that are on run (the results are the same):
+    ``"per-ghost"`` runs the model once per ghost batch, each its own sub-network (Sec. 3.2):
+    nothing is gathered or masked, the fastest on CPU; ``"batched"`` runs each op once over the
+    ghost batches that kept it: G times fewer kernel calls, meant for GPUs; ``"auto"`` picks per
+    ghost batch for inputs on the CPU, batched elsewhere. Not a weight: checkpoints do not hold it.
+    """
+
+    def __init__(self, space: SearchSpace, config: NetworkConfig, norm: NormSpec = ONE_SHOT_NORM,
+                 execution: str = "auto"):
         super().__init__()
         self.space, self.config, self.norm = space, config, norm
         self.cell_types = [kind for kind, _ in config.cell_plan()]
         self.stem = Stem(config.in_channels, config.width, norm)
         self.cells = build_cells(config, norm, space.ops, space.num_blocks, None)
         self.head = Head(config.cell_plan()[-1][1], config.num_classes)
+        self.set_execution(execution)
 
-    def forward(self, x: torch.Tensor, arch: Architecture | None = None, masks: PathMasks | None = None,
-                dense: bool = False, per_ghost: bool | None = None) -> torch.Tensor:
+    def set_execution(self, execution: str) -> OneShotModel:
+        """Choose the sparse execution (``"auto"``, ``"per-ghost"`` or ``"batched"``); returns self."""
+        if execution not in EXECUTIONS:
+            raise ValueError(f"unknown execution {execution!r} (known: {', '.join(EXECUTIONS)})")
+        self.execution = execution
+        return self
+
+    def forward(self, x: torch.Tensor, arch: Architecture | None = None,
+                masks: PathMasks | None = None) -> torch.Tensor:
         """Logits (B, classes) for images ``x`` (B, C, H, W), with ``arch`` or ``masks`` switched on.
 
-        The batch is split into ``masks.ghosts`` equal ghost batches. Sparse execution (only the
-        paths that are on run) comes in two equivalent forms: ``per_ghost=True`` runs the model
-        once per ghost batch, each its own sub-network (Sec. 3.2): nothing is gathered or masked,
-        the fastest on CPU; ``per_ghost=False`` runs each op once over the ghost batches that kept
-        it: G times fewer kernel calls, meant for GPUs. ``None`` picks per ghost batch on CPU.
-        ``dense=True`` computes every path and multiplies by the masks: the reference for tests
-        and benchmarks only.
+        The batch is split into ``masks.ghosts`` equal ghost batches; only the paths that are on
+        run, as ``self.execution`` says.
         """
         if (arch is None) == (masks is None):
             raise ValueError("pass exactly one of arch= and masks=")
-        masks = self.arch_masks(arch) if arch is not None else masks
-        if x.shape[0] % masks.ghosts:
-            raise ValueError(f"batch of {x.shape[0]} does not split into {masks.ghosts} ghost batches")
-        if per_ghost is None:
-            per_ghost = x.device.type == "cpu"
-        if per_ghost and not dense:
+        masks = self._check(x, self.arch_masks(arch) if arch is not None else masks)
+        if self._per_ghost(x):
             inputs, ops = masks.inputs.transpose(0, 1).tolist(), masks.ops.transpose(0, 1).tolist()
             return torch.cat([self._forward_ghost(x_g, inputs[g], ops[g])
                               for g, x_g in enumerate(x.chunk(masks.ghosts))])
+        return self._forward_masked(x, masks)
+
+    def _per_ghost(self, x: torch.Tensor) -> bool:
+        if self.execution == "auto":
+            return x.device.type == "cpu"
+        return self.execution == "per-ghost"
+
+    @staticmethod
+    def _check(x: torch.Tensor, masks: PathMasks) -> PathMasks:
+        if x.shape[0] % masks.ghosts:
+            raise ValueError(f"batch of {x.shape[0]} does not split into {masks.ghosts} ghost batches")
+        return masks
+
+    def _forward_masked(self, x: torch.Tensor, masks: PathMasks, dense: bool = False) -> torch.Tensor:
+        """The whole batch at once, masks per ghost batch: batched sparse, or ``dense``."""
         h0 = h1 = self.stem(x, masks.ghosts)
         for cell, in_mask, op_mask in zip(self.cells, masks.inputs, masks.ops):
             h0, h1 = h1, cell.forward_masked(h0, h1, in_mask, op_mask, dense)
@@ -149,6 +178,15 @@ class OneShotModel(nn.Module):
         own = self.state_dict()
         net.load_state_dict({name: own[name] for name in net.state_dict()})
         return net.train(self.training)
+
+
+def forward_dense(model: OneShotModel, x: torch.Tensor, masks: PathMasks) -> torch.Tensor:
+    """Dense-masked execution: every path runs on the whole batch and is multiplied by its mask.
+
+    The reference that tests compare sparse execution against (outputs and gradients) and that
+    benchmarks time; it computes the same function as ``model(x, masks=masks)``, only slower.
+    """
+    return model._forward_masked(x, model._check(x, masks), dense=True)
 
 
 @torch.no_grad()

@@ -17,11 +17,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from .data import DeviceLoader, ImageData
+from .evaluation import evaluate_split
 from .network import Network, arch_cost
-from .oneshot import OneShotModel
+from .oneshot import OneShotModel, forward_dense
 from .ops import NormSpec
 from .space import Architecture
 
@@ -47,16 +47,16 @@ def one_shot_accuracy(model: OneShotModel, arch: Architecture, data: ImageData, 
                       dense: bool = False) -> tuple[float, float]:
     """(accuracy, loss) of ``arch`` inside ``model`` on all of ``data``; only its paths run.
 
-    ``dense=True`` runs every path and masks (the reference, for benchmarks only).
+    ``dense=True`` runs every path and masks (:func:`~nas_core.oneshot.forward_dense`, the
+    reference, for tests and benchmarks only).
     """
-    device = next(model.parameters()).device
     masks = model.arch_masks(arch)
-    correct, loss = torch.zeros((), device=device), torch.zeros((), device=device)
-    for x, y in DeviceLoader(data, batch_size, train=False, device=device):
-        logits = model(x, masks=masks, dense=dense).float()
-        loss += F.cross_entropy(logits, y, reduction="sum")
-        correct += (logits.argmax(1) == y).sum()
-    return float(correct) / len(data), float(loss) / len(data)
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        return forward_dense(model, x, masks) if dense else model(x, masks=masks)
+
+    found = evaluate_split(forward, data, batch_size, next(model.parameters()).device)
+    return found["accuracy"], found["loss"]
 
 
 @torch.no_grad()
@@ -78,13 +78,8 @@ def recalibrated_accuracy(model: OneShotModel, arch: Architecture, data: ImageDa
         if i == batches:
             break
         net(x)
-    net.eval()
-    correct, loss = torch.zeros((), device=device), torch.zeros((), device=device)
-    for x, y in DeviceLoader(data, batch_size, train=False, device=device):
-        logits = net(x).float()
-        loss += F.cross_entropy(logits, y, reduction="sum")
-        correct += (logits.argmax(1) == y).sum()
-    return float(correct) / len(data), float(loss) / len(data)
+    found = evaluate_split(net.eval(), data, batch_size, device)
+    return found["accuracy"], found["loss"]
 
 
 class Scorer:

@@ -25,6 +25,8 @@ from typing import Any
 
 import torch
 
+from .errors import InputError
+
 FORMAT_VERSION = 1
 
 # The paper's op menu (Sec. 3.1), with the short codes used by the one-line string form.
@@ -42,7 +44,7 @@ CELL_TYPES: tuple[str, ...] = ("normal", "reduce")
 _OP_NAMES = {code: name for name, code in OP_CODES.items()}
 
 
-class ArchitectureError(ValueError):
+class ArchitectureError(InputError):
     """An architecture (or its JSON) that does not fit the search space. The message says where."""
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from nas_core.errors import InputError
 
-class ExportError(ValueError):
+
+class ExportError(InputError):
     """A mistake the user can fix: a missing or corrupt file, an ONNX model without our metadata,
     images of the wrong dtype, shape or channel count, an unreadable image. One-line message
     (the CLI prints it and exits with code 2)."""

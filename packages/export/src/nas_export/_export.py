@@ -56,8 +56,9 @@ def export_onnx(source: str | Path, out: str | Path, *, quantize: str | None = N
     if quantize is not None and calibration_images is None:
         calibration_images = dataset_images(info, "train", calibration, data_dir, log)
         if calibration_images is None:
-            raise ExportError(f"int8 calibration needs training images of {info.dataset}: "
-                              "pass --data-dir (or calibration_images)")
+            raise ExportError(f"int8 calibration needs training images of {info.dataset}, and "
+                              "none could be loaded here",
+                              hint="pass {data_dir=DIR} or {calibration_images}")
     return export_network(net, info, out, images=images, quantize=quantize,
                           calibration_images=calibration_images, opset=opset,
                           min_agreement=min_agreement, log=log, source=str(model_dir))

@@ -86,8 +86,8 @@ class ModelInfo:
     def from_metadata(cls, props: dict[str, str], where: str) -> ModelInfo:
         """Parse and check what :meth:`to_metadata` wrote; :class:`ExportError` names ``where``."""
         if "nas.format_version" not in props:
-            raise ExportError(f"{where}: not exported by nas export (no nas.* metadata); "
-                              "export it with `nas export MODEL_DIR --out FILE.onnx`")
+            raise ExportError(f"{where}: not exported by nas export (no nas.* metadata)",
+                              hint="export it with nas_export.export_onnx")
         get = _Reader(props, where)
         version = get.value("format_version", int)
         if version > FORMAT_VERSION:

@@ -57,7 +57,7 @@ def input_size(model_dir: Path, result: dict[str, Any]) -> int:
         if isinstance(shape, list) and len(shape) == 3:
             return int(shape[-1])
     raise ExportError(f"{model_dir}: cannot tell the image size the network was trained at "
-                      "(no image_size in result.json, no checkpoint): pass image_size (--image-size)")
+                      "(no image_size in result.json, no checkpoint)", hint="pass {image_size}")
 
 
 def dataset_images(info: ModelInfo, split: str, count: int, data_dir: Path | None,

@@ -3,7 +3,8 @@ keeps them on the device.
 
 Data sets (:func:`list_datasets`): ``fashion-mnist`` (the default), ``cifar10``, ``cifar100``,
 ``folder`` (one sub-folder per class) and ``synthetic``. :func:`load_data` returns one split as
-an :class:`ImageData`; :class:`DeviceLoader` batches it with augmentation done as a few tensor
+an :class:`ImageData` (:class:`DataSpec` holds its arguments for all splits of a run);
+:class:`DeviceLoader` batches it with augmentation done as a few tensor
 ops per batch, after airbench. Everything that goes wrong is a :class:`DataError` with a
 one-line message. User guide: ``docs/data.md``.
 """
@@ -13,10 +14,12 @@ from ._image_data import ImageData, channel_stats
 from ._loader import DeviceLoader
 from ._registry import DEFAULT_DATASET, list_datasets, load_data, register_dataset
 from ._source import Raw, Request
+from ._spec import DataSpec
 
 __all__ = [
     "DEFAULT_DATASET",
     "DataError",
+    "DataSpec",
     "DeviceLoader",
     "ImageData",
     "Raw",

@@ -16,16 +16,9 @@ from pathlib import Path
 
 import torch
 
-from ._download import DownloadFailed, download_verified, extract_members
+from ._download import download_verified, extract_members, locate
 from ._errors import DataError
-from ._files import (
-    check_digest,
-    dataset_cache,
-    find_first,
-    read_lines,
-    read_sums,
-    search_dirs,
-)
+from ._files import check_digest, dataset_cache, read_lines, read_sums
 from ._source import Raw, Request
 
 PIXELS = 3 * 32 * 32  # bytes per image
@@ -131,8 +124,8 @@ def _require(spec: CifarSpec, folder: Path, file: str, part: str) -> Path:
     if path.is_file():
         return path
     if part == "test":
-        raise DataError(f"{folder} has no {file}, so {spec.title} has no test split here: put "
-                        "the official test file there, or evaluate on split 'val'")
+        raise DataError(f"{folder} has no {file}, so {spec.title} has no test split here",
+                        hint="put the official test file there, or evaluate on {split=val}")
     raise DataError(f"{folder}: missing {file} (the {spec.title} training files are "
                     f"{', '.join(spec.train_files)})")
 
@@ -146,20 +139,10 @@ def _resolve(spec: CifarSpec, d: Path) -> Path | None:
 
 
 def _locate(spec: CifarSpec, req: Request) -> Path:
-    found = find_first(search_dirs(spec.name, req.data_dir), lambda d: _resolve(spec, d))
-    if found is not None:
-        if req.data_dir is not None and not found.is_relative_to(req.data_dir):
-            req.log(f"{spec.name}: no {spec.title} files in {req.data_dir}; using {found}")
-        req.log(f"{spec.name}: reading {found}")
-        return found
-    how = (f"pass --data-dir DIR ({spec.folder} or its parent), set $NAS_DATA_DIR, or allow the "
-           f"download of {spec.url}")
-    if not req.download:
-        raise DataError(f"{spec.title} not found and download=False: {how}")
-    try:
-        return _download(spec, req)
-    except DownloadFailed as e:
-        raise DataError(f"{spec.title} not found and {e}: {how}") from e
+    hint = (f"pass {{data_dir=DIR}} ({spec.folder} or its parent), set $NAS_DATA_DIR, or allow "
+            f"the download of {spec.url}")
+    return locate(spec.name, spec.title, req, lambda d: _resolve(spec, d), hint=hint,
+                  download=lambda: _download(spec, req))
 
 
 def _download(spec: CifarSpec, req: Request) -> Path:

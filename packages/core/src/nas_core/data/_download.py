@@ -3,7 +3,8 @@
 A download is written to a temporary file in the destination folder, its checksum checked,
 and only then renamed into place (``os.replace`` is atomic), so an interrupted or corrupt
 download never looks like data. :func:`fetch_url` is the only function that touches the
-network; tests replace it with a local copy.
+network; tests replace it with a local copy. :func:`locate` is what readers call: the data
+set's folder found locally (:func:`~._files.search_dirs`), else downloaded.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ import shutil
 import tarfile
 import tempfile
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from ._errors import DataError
-from ._files import Log, check_digest, gunzip, read_bytes
+from ._files import Log, check_digest, find_first, gunzip, read_bytes, search_dirs
+from ._source import Request
 
 TIMEOUT_S = 60  # seconds without data before a download is abandoned
 
@@ -25,6 +27,29 @@ TIMEOUT_S = 60  # seconds without data before a download is abandoned
 class DownloadFailed(DataError):
     """The network part of a download failed (offline, HTTP error): callers add how else to
     provide the data. A checksum mismatch is a plain :class:`DataError`."""
+
+
+def locate(name: str, title: str, req: Request, resolve: Callable[[Path], Path | None], *,
+           hint: str, download: Callable[[], Path], system_dirs: Sequence[Path] = ()) -> Path:
+    """The folder that holds data set ``name``: the first folder of :func:`search_dirs` that
+    ``resolve`` accepts, else ``download()`` when ``req.download``. Says through ``req.log``
+    which folder is read, and when ``data_dir`` held nothing and another copy is used. A
+    :class:`DataError` lists the folders tried; its ``hint`` says how else to provide the data.
+    """
+    dirs = search_dirs(name, req.data_dir, system_dirs)
+    found = find_first(dirs, resolve)
+    if found is not None:
+        if req.data_dir is not None and not found.is_relative_to(req.data_dir):
+            req.log(f"{name}: no {title} files in {req.data_dir}; using {found}")
+        req.log(f"{name}: reading {found}")
+        return found
+    missing = f"{title} not found (looked in {', '.join(str(d) for d in dirs)})"
+    if not req.download:
+        raise DataError(f"{missing} and download=False", hint=hint)
+    try:
+        return download()
+    except DownloadFailed as e:
+        raise DataError(f"{missing} and the {e.message}", hint=hint) from e
 
 
 def fetch_url(url: str, dest: Path) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from ..errors import InputError
 
-class DataError(ValueError):
+
+class DataError(InputError):
     """Data that cannot be found, read or split. The message is one line a person can act on:
     it names the file or the option at fault and says what to do. The CLI prints it and exits 2.
     """

@@ -2,10 +2,12 @@
 
 Where a data set is looked for, in order (:func:`search_dirs`):
 
-1. the ``data_dir`` argument (the CLI's ``--data-dir``);
+1. the ``data_dir`` argument;
 2. the user cache: ``$NAS_DATA_DIR/<name>``, else ``$XDG_CACHE_HOME/oneshot-nas/<name>``,
    else ``~/.cache/oneshot-nas/<name>`` (downloads go here);
 3. system-wide copies, e.g. Debian's ``/usr/share/datasets/fashion-mnist``.
+
+:func:`~._download.locate` tries them in this order, then downloads.
 
 Checksums: a ``SHA256SUMS`` file (``sha256sum`` format) next to the data is always honoured: the
 bytes already read are hashed (about 1 GB/s), so a corrupt file is caught on every load.

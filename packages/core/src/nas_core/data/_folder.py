@@ -42,9 +42,9 @@ _DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.Decompressio
 def read_folder(part: str, req: Request) -> Raw:
     """All images of the folder ``req.data_dir``, decoded once and cached."""
     if part == "test":
-        raise DataError("the folder data set has no test files: use split 'val' (held out with "
-                        "val_fraction), or load a separate test folder with split 'train' and "
-                        "val_fraction=0")
+        raise DataError("the folder data set has no test files",
+                        hint="use {split=val} (held out with {val_fraction}), or load a separate "
+                             "test folder with {split=train} and {val_fraction=0}")
     root = _root(req)
     size = req.image_size or DEFAULT_SIZE
     listing = _listing(root, size, req)
@@ -58,8 +58,8 @@ def read_folder(part: str, req: Request) -> Raw:
 
 def _root(req: Request) -> Path:
     if req.data_dir is None:
-        raise DataError("the folder data set needs --data-dir DIR with one sub-folder of images "
-                        "per class")
+        raise DataError("the folder data set needs a folder and none was given",
+                        hint="pass {data_dir=DIR}, with one sub-folder of images per class")
     if not req.data_dir.is_dir():
         raise DataError(f"{req.data_dir}: not a folder (the folder data set needs one sub-folder "
                         "of images per class)")

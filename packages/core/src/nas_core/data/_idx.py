@@ -23,17 +23,9 @@ from pathlib import Path
 
 import torch
 
-from ._download import DownloadFailed, download_all
+from ._download import download_all, locate
 from ._errors import DataError
-from ._files import (
-    check_digest,
-    dataset_cache,
-    find_first,
-    gunzip,
-    read_bytes,
-    read_sums,
-    search_dirs,
-)
+from ._files import check_digest, dataset_cache, gunzip, read_bytes, read_sums
 from ._source import Raw, Request
 
 NAME = "fashion-mnist"
@@ -51,8 +43,8 @@ CONTENT_SHA256 = {  # of the decompressed files; see the module docstring
 }
 BASE_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"  # the official README's
 SYSTEM_DIRS = (Path("/usr/share/datasets/fashion-mnist"),)
-HOW_TO_PROVIDE = ("pass --data-dir DIR (a folder with the 4 IDX files), set $NAS_DATA_DIR, or "
-                  "run `apt-get install dataset-fashion-mnist`")
+HOW_TO_PROVIDE = ("pass {data_dir=DIR} (a folder with the 4 IDX files), set $NAS_DATA_DIR, or "
+                  "run `apt-get install dataset-fashion-mnist`")  # an InputError hint
 _UBYTE = 0x08
 
 
@@ -123,18 +115,8 @@ def _resolve(d: Path) -> Path | None:
 
 
 def _locate(req: Request) -> Path:
-    found = find_first(search_dirs(NAME, req.data_dir, SYSTEM_DIRS), _resolve)
-    if found is not None:
-        if req.data_dir is not None and not found.is_relative_to(req.data_dir):
-            req.log(f"{NAME}: no IDX files in {req.data_dir}; using {found}")
-        req.log(f"{NAME}: reading {found}")
-        return found
-    if not req.download:
-        raise DataError(f"Fashion-MNIST not found and download=False: {HOW_TO_PROVIDE}")
-    try:
-        return _download(req)
-    except DownloadFailed as e:
-        raise DataError(f"Fashion-MNIST not found and {e}: {HOW_TO_PROVIDE}") from e
+    return locate(NAME, "Fashion-MNIST", req, _resolve, hint=HOW_TO_PROVIDE,
+                  download=lambda: _download(req), system_dirs=SYSTEM_DIRS)
 
 
 def _download(req: Request) -> Path:

@@ -51,6 +51,11 @@ class ImageData:
         """Height (= width) in pixels."""
         return self.images.shape[2]
 
+    def info(self) -> dict:
+        """What identifies this data in a checkpoint, JSON-able (resume refuses other data)."""
+        return {"name": self.name, "size": len(self), "classes": list(self.classes),
+                "shape": list(self.images.shape[1:]), "mean": list(self.mean), "std": list(self.std)}
+
     def __len__(self) -> int:
         return self.images.shape[0]
 

@@ -118,8 +118,8 @@ def _split_indices(train: Raw, split: str, val_fraction: float, seed: int) -> to
     train_idx, val_idx = train_val_split(train.labels, val_fraction, seed, len(train.classes))
     idx = train_idx if split == "train" else val_idx
     if len(idx) == 0:
-        raise DataError(f"split {split!r} is empty with val_fraction={val_fraction}: choose a "
-                        f"val_fraction between 0 and 1")
+        raise DataError(f"split {split!r} is empty with val_fraction={val_fraction}",
+                        hint="choose {val_fraction} between 0 and 1")
     return idx
 
 

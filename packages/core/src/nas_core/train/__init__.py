@@ -6,7 +6,8 @@ Both share one loop (``loop.py``): cosine schedule with warm-up, progress callba
 
 from .checkpoint import atomic_write_json, atomic_write_text, latest_checkpoint, read_state
 from .config import StandaloneConfig, SupernetConfig, TrainConfig
-from .loop import Callback, Progress, RunDirError, TrainingDiverged, lr_at, resolve_device
+from .loop import Callback, Progress, TrainingDiverged, lr_at, resolve_device
+from .rundir import RunDirError, guard_settings, require_same
 from .standalone import cutout, evaluate, load_network, train_standalone
 from .supernet import build_supernet, load_supernet, ramp, train_supernet
 
@@ -23,12 +24,14 @@ __all__ = [
     "build_supernet",
     "cutout",
     "evaluate",
+    "guard_settings",
     "latest_checkpoint",
     "load_network",
     "load_supernet",
     "lr_at",
     "ramp",
     "read_state",
+    "require_same",
     "resolve_device",
     "train_standalone",
     "train_supernet",

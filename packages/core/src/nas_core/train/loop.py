@@ -6,7 +6,6 @@ appends the same figures to ``metrics.jsonl`` in the run directory.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import time
@@ -27,14 +26,11 @@ from .checkpoint import (
     split_state,
 )
 from .config import TrainConfig
+from .rundir import RunDirError, require_same
 
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
-
-
-class RunDirError(ValueError):
-    """The run directory does not fit the request (e.g. a checkpoint exists but --resume is off)."""
 
 
 @dataclass(frozen=True)
@@ -88,13 +84,6 @@ def lr_at(step: int, total: int, peak: float, warmup: float) -> float:
     return peak * 0.5 * (1 + math.cos(math.pi * t))
 
 
-def autocast(device: torch.device, bf16: bool):
-    """bf16 autocast on CUDA when asked; a no-op elsewhere."""
-    if device.type == "cuda" and bf16:
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
 def prepare(config: TrainConfig, build: Callable[[], nn.Module], data: ImageData
             ) -> tuple[torch.device, nn.Module, DeviceLoader]:
     """Device (with its fast paths on), the seeded model on it, and the training loader."""
@@ -108,8 +97,8 @@ def prepare(config: TrainConfig, build: Callable[[], nn.Module], data: ImageData
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
     if len(data) < config.batch_size:
-        raise RunDirError(f"the training split has {len(data)} images, fewer than one batch "
-                          f"({config.batch_size}); lower --batch-size")
+        raise RunDirError(f"the training split has {len(data)} images, fewer than one batch of "
+                          f"{config.batch_size}", hint="lower {batch_size}")
     loader = DeviceLoader(data, config.batch_size, train=True, device=device, seed=config.seed,
                           crop_padding=config.crop_padding, flip=config.flip,
                           channels_last=config.channels_last)
@@ -120,7 +109,8 @@ def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise RunDirError("--device cuda was asked for, but torch sees no CUDA device")
+        raise RunDirError(f"device {device!r} was asked for, but torch sees no CUDA device",
+                          hint="use {device=cpu} or {device=auto}")
     return torch.device(device)
 
 
@@ -216,13 +206,12 @@ def _restore(task: Task, loader, out_dir: Path, resume: bool) -> int:
     if folder is None:
         return 0
     if not resume:
-        raise RunDirError(f"{out_dir} already holds a checkpoint: pass --resume to continue it, "
-                          "or choose another --out")
+        raise RunDirError(f"{out_dir} already holds a checkpoint",
+                          hint="pass {resume} to continue it, or choose another {out_dir}")
     state = read_state(folder)
-    for key in ("kind", "space", "data"):
-        if state.get(key) != task.state.get(key):
-            raise RunDirError(f"cannot resume {out_dir}: its checkpoint has {key}={state.get(key)!r}, "
-                              f"this run has {task.state.get(key)!r}")
+    identity = ("kind", "space", "arch", "network", "data")  # what makes the weights mean something
+    require_same({k: state.get(k) for k in identity}, {k: task.state.get(k) for k in identity},
+                 where=out_dir, what="a checkpoint", hint="use another {out_dir}")
     device = next(task.model.parameters()).device
     task.model.load_state_dict(load_tensors(folder, "model", device))
     tensors = load_tensors(folder, "trainer", device)

@@ -16,13 +16,14 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from ..cell import DropPath
-from ..data import DeviceLoader, ImageData
+from ..data import ImageData
+from ..evaluation import autocast, evaluate_split
 from ..network import Network, NetworkConfig, build_network, count_flops, count_params
 from ..space import Architecture
 from .checkpoint import atomic_write_json, atomic_write_text
 from .config import StandaloneConfig
-from .loop import Callback, RunDirError, Task, autocast, prepare, run
-from .supernet import data_info
+from .loop import Callback, Task, prepare, run
+from .rundir import RunDirError
 
 
 def cutout(x: torch.Tensor, size: int, generator: torch.Generator) -> torch.Tensor:
@@ -37,21 +38,14 @@ def cutout(x: torch.Tensor, size: int, generator: torch.Generator) -> torch.Tens
     return x * (~inside).unsqueeze(1).to(x.dtype)
 
 
-@torch.no_grad()
 def evaluate(model: torch.nn.Module, data: ImageData, batch_size: int = 500,
              device: str | torch.device = "cpu", bf16: bool = True) -> dict[str, float]:
-    """Loss and top-1 accuracy of a stand-alone network on a whole split (eval mode)."""
-    device = torch.device(device)
+    """Loss and top-1 accuracy of a stand-alone network on a whole split (eval mode), bf16
+    autocast on CUDA unless ``bf16=False``; the model's mode is restored afterwards."""
     was_training = model.training
-    model.eval()
-    loss, correct = torch.zeros((), device=device), torch.zeros((), device=device)
-    for x, y in DeviceLoader(data, batch_size, train=False, device=device):
-        with autocast(device, bf16):
-            logits = model(x).float()
-        loss += F.cross_entropy(logits, y, reduction="sum")
-        correct += (logits.argmax(1) == y).sum()
+    found = evaluate_split(model.eval(), data, batch_size, device, bf16)
     model.train(was_training)
-    return {"loss": float(loss) / len(data), "accuracy": float(correct) / len(data)}
+    return found
 
 
 def train_standalone(arch: Architecture, config: StandaloneConfig, train: ImageData, val: ImageData,
@@ -82,7 +76,7 @@ def train_standalone(arch: Architecture, config: StandaloneConfig, train: ImageD
         return loss.detach(), (logits.argmax(1) == y).sum()
 
     state = {"kind": "standalone", "space": arch.space, "arch": arch.to_dict(),
-             "config": config.to_dict(), "network": network.to_dict(), "data": data_info(train)}
+             "config": config.to_dict(), "network": network.to_dict(), "data": train.info()}
     task = Task(net, opt, step, {"augment": aug_gen}, state)
     net.train()
     summary = run(task, loader, config, total, out_dir, callbacks, resume)

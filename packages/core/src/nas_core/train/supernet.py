@@ -15,19 +15,15 @@ import torch
 import torch.nn.functional as F
 
 from ..data import ImageData
+from ..evaluation import autocast
 from ..network import NetworkConfig
 from ..oneshot import OneShotModel, add_weight_decay
 from ..ops import NormSpec
 from ..space import SearchSpace, get_space
 from . import checkpoint
 from .config import SupernetConfig
-from .loop import Callback, RunDirError, Task, autocast, prepare, run
-
-
-def data_info(data: ImageData) -> dict:
-    """What identifies the training data in a checkpoint (resume refuses another data set)."""
-    return {"name": data.name, "size": len(data), "classes": list(data.classes),
-            "shape": list(data.images.shape[1:]), "mean": list(data.mean), "std": list(data.std)}
+from .loop import Callback, Task, prepare, run
+from .rundir import RunDirError
 
 
 def build_supernet(config: SupernetConfig, data: ImageData) -> OneShotModel:
@@ -61,7 +57,7 @@ def train_supernet(config: SupernetConfig, data: ImageData, out_dir: str | Path,
         return loss.detach(), (logits.argmax(1) == y).sum()
 
     state = {"kind": "supernet", "space": model.space.to_dict(), "config": config.to_dict(),
-             "network": model.config.to_dict(), "data": data_info(data)}
+             "network": model.config.to_dict(), "data": data.info()}
     task = Task(model, opt, step, {"masks": masks_gen}, state,
                 extra=lambda i: {"dropout": config.dropout_rate * ramp(i, total)})
     run(task, loader, config, total, out_dir, callbacks, resume)
@@ -77,7 +73,7 @@ def load_supernet(out_dir: str | Path, device: str | torch.device = "cpu") -> On
     """The one-shot model of the newest checkpoint in ``out_dir`` (weights only, no code run)."""
     folder = checkpoint.latest_checkpoint(out_dir)
     if folder is None:
-        raise RunDirError(f"no checkpoint in {out_dir}: train one with `nas supernet train`")
+        raise RunDirError(f"no checkpoint in {out_dir}", hint="train a one-shot model there first")
     state = checkpoint.read_state(folder)
     if state.get("kind") != "supernet":
         raise RunDirError(f"{folder} holds a {state.get('kind')} checkpoint, not a one-shot model")
