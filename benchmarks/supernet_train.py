@@ -16,7 +16,7 @@ import resource
 import tempfile
 import time
 
-from nas_cli.pipeline import get_profile
+from nas_cli.pipeline import run_config
 from nas_core import reuse_freed_memory
 from nas_core.data import load_data
 from nas_core.train import train_supernet
@@ -31,9 +31,9 @@ def main() -> None:
     parser.add_argument("--profile", default="quick", help="nas run profile whose one-shot settings to use")
     args = parser.parse_args()
     malloc = "reuse" if reuse_freed_memory() else "default"  # as `nas` does; NAS_DEFAULT_MALLOC=1: off
-    profile = get_profile(args.profile, device=args.device)
+    profile = run_config(args.profile, device=args.device)
     config = dataclasses.replace(profile.supernet, steps=args.steps, checkpoint_every=10**9)
-    data = load_data(args.dataset, "train", data_dir=args.data_dir, subset=profile.subsets.get("train"))
+    data = load_data(args.dataset, "train", data_dir=args.data_dir, subset=profile.data.subsets.get("train"))
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
         train_supernet(config, data, out)

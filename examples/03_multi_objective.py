@@ -12,7 +12,8 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from nas_cli.search import DataSpec, SearchConfig, run_search
+from nas_cli.search import SearchConfig, run_search
+from nas_core.data import DataSpec
 from nas_core.train import SupernetConfig, train_supernet
 
 

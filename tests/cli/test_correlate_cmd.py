@@ -63,13 +63,13 @@ def test_correlate_refuses_a_supernet_of_other_data(ablation, tmp_path):
     result = runner.invoke(app, ["correlate", "--supernet", str(out / "supernets" / "r0-s0"), "--out",
                                  str(tmp_path / "c"), *SMALL, "--profile", "quick", "--dataset", "synthetic"])
     assert result.exit_code == 2, result.output
-    assert "trained on other data" in result.output
+    assert "made with other settings (data.size" in result.output and "--dataset" in result.output
 
 
 @pytest.mark.parametrize("args, message", [
     (["--rates", "0,x"], "comma-separated"),
     (["--rates", "0.1,0.1"], "distinct"),
-    (["--rates", "1.5"], "dropout_rate"),
+    (["--rates", "1.5"], "dropout rate 1.5 is not in [0, 1): give --rates in [0, 1)"),
 ])
 def test_ablate_user_errors_exit_2(tmp_path, args, message):
     result = runner.invoke(app, ["ablate", "dropout", "--out", str(tmp_path / "a"), *SMALL, *args])

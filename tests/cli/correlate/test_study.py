@@ -5,7 +5,7 @@ import json
 import pytest
 
 from nas_cli.correlate import CorrelateConfig, CorrelateUI, OneShotModelSpec, run_correlation
-from nas_cli.search import DataSpec
+from nas_core.data import DataSpec
 from nas_core.stats import kendall_tau
 from nas_core.train import RunDirError, StandaloneConfig, SupernetConfig, train_supernet
 
@@ -130,7 +130,7 @@ def test_refuses_other_settings_in_the_same_folders(study, supernets):
 
 def test_refuses_a_supernet_trained_on_other_data(supernets, tmp_path):
     other = DataSpec("synthetic", subsets={"train": 96, "val": 64}, image_size=12)
-    with pytest.raises(RunDirError, match="other data"):
+    with pytest.raises(RunDirError, match=r"made with other settings \(data\.size"):
         run_correlation(tmp_path, supernets[:1], other, STANDALONE, CONFIG)
 
 

@@ -62,13 +62,13 @@ def test_more_trials_continue_the_search(tmp_path, run_dir):
 
 
 def test_interrupted_run_resumes(tmp_path, monkeypatch):
-    from nas_cli.pipeline import _pipeline
+    from nas_cli.pipeline import Pipeline
 
     def boom(*args, **kwargs):
         raise KeyboardInterrupt
 
     out = tmp_path / "run"
-    monkeypatch.setattr(_pipeline, "_train", boom)
+    monkeypatch.setattr(Pipeline, "train_finalists", boom)
     result = runner.invoke(app, [*SMOKE, "--out", str(out)])
     assert result.exit_code != 0
     state = json.loads((out / "pipeline.json").read_text())
@@ -85,7 +85,8 @@ def test_interrupted_run_resumes(tmp_path, monkeypatch):
     [
         (["--dataset", "nope"], "unknown"),
         (["--sampler", "nope"], "unknown sampler"),
-        (["--trials", "0"], "--trials must be at least 1"),
+        (["--trials", "0"], "give --trials of at least 1"),
+        (["--top", "7"], "choose --top between 1 and --trials"),
         (["--storage", "nosuchdb://x"], "cannot open study storage"),
         (["--dataset", "cifar10", "--data-dir", "/nonexistent"], "cifar10"),
         (["--space", "nope"], "unknown search space"),

@@ -1,4 +1,5 @@
-"""Option types shared by the training commands (Typer ``Annotated`` style)."""
+"""Option types shared by the training commands (Typer ``Annotated`` style), and what turns them
+into library values."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from nas_core.data import DataSpec
+from nas_core.run_info import write_run_info
 
 Dataset = Annotated[str, typer.Option(help="Data set: fashion-mnist (default), cifar10, cifar100, folder, "
                                       "synthetic.")]
@@ -31,3 +35,17 @@ Device = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")]
 Resume = Annotated[bool, typer.Option("--resume", help="Continue the run in --out where it stopped.")]
 ShowConfig = Annotated[bool, typer.Option("--show-config", help="Print the resolved config and exit.")]
 CheckpointEvery = Annotated[int, typer.Option(min=1, help="Steps between checkpoints.")]
+
+
+def data_spec(dataset: str, data_dir: Path | None, subset: int | None, seed: int, val_fraction: float = 0.1,
+              image_size: int | None = None) -> DataSpec:
+    """The data options of a training command as the library's :class:`~nas_core.data.DataSpec`."""
+    return DataSpec.with_subset(subset, dataset=dataset, data_dir=str(data_dir) if data_dir else None, seed=seed,
+                                val_fraction=val_fraction, image_size=image_size)
+
+
+def record_run(out: Path, command: str, config, extra: dict) -> None:
+    """Create the run directory and write ``<command>.run.json`` (config, versions, git revision)."""
+    out.mkdir(parents=True, exist_ok=True)
+    write_run_info(out / f"{command.replace(' ', '_')}.run.json", config.to_dict(),
+                   {"command": f"nas {command}", **extra})

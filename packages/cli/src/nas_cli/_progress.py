@@ -1,8 +1,19 @@
-"""Rich rendering of the trainers' progress callbacks."""
+"""Rich progress bars: one factory for every bar, and the trainers' progress callback."""
 
 from __future__ import annotations
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from nas_core.train import Callback
 from nas_core.train import Progress as Report
@@ -10,16 +21,21 @@ from nas_core.train import Progress as Report
 from ._ui import console
 
 
+def progress_bar(*status: ProgressColumn, elapsed: bool = False) -> Progress:
+    """Description, bar, done/total, then ``status`` columns (default: the task's ``status`` field),
+    then time remaining (or elapsed, where the total may still grow)."""
+    status = status or (TextColumn("{task.fields[status]}"),)
+    clock = TimeElapsedColumn() if elapsed else TimeRemainingColumn()
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), *status, clock,
+                    console=console)
+
+
 class RichProgress(Callback):
     """A progress bar with step, epoch, loss, accuracy, images/s, extra figures (dropout) and ETA."""
 
     def __init__(self, title: str):
         self.title = title
-        self.bar = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[status]}"), TimeRemainingColumn(), console=console,
-            transient=False,
-        )
+        self.bar = progress_bar()
         self.task = None
         self.last: Report | None = None
 
@@ -44,3 +60,13 @@ class RichProgress(Callback):
         """Stop drawing (also on errors), so messages print below the bar."""
         if self.bar.live.is_started:
             self.bar.stop()
+
+
+@contextmanager
+def training_progress(title: str) -> Iterator[RichProgress]:
+    """A trainer's progress bar that is stopped however the training ends."""
+    bar = RichProgress(title)
+    try:
+        yield bar
+    finally:
+        bar.stop()

@@ -11,15 +11,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from nas_cli import _options as o
-from nas_cli._ui import UserError, console, user_errors
+from nas_cli._progress import progress_bar
+from nas_cli._ui import UserError, console, make_config, note, user_errors
 from nas_cli.correlate import AblationUI, CorrelateConfig, OneShotModelSpec, run_ablation, run_correlation
-from nas_cli.pipeline import PROFILES, get_profile
-from nas_cli.search import DataSpec
+from nas_cli.pipeline import PROFILES, run_config
 from nas_core.train import Callback
 
 ablate = typer.Typer(help="Ablations of the one-shot model's training (Bender et al. 2018, Sec. 4.2).",
@@ -45,12 +43,11 @@ class RichCorrelateUI(AblationUI):
     """One bar for scoring, one over the stand-alone trainings, one for the current training."""
 
     def __init__(self):
-        self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=console)
+        self.bar = progress_bar(elapsed=True)
         self.tasks: dict[str, int] = {}
 
     def note(self, message: str) -> None:
-        console.print(f"[dim]{escape(message)}[/]", highlight=False)
+        note(message)
 
     def _update(self, name: str, done: int, total: int, status: str = "") -> None:
         if not self.bar.live.is_started:
@@ -87,17 +84,13 @@ class _StepBar(Callback):
 
 def _settings(profile: str, dataset: str | None, data_dir: Path | None, seed: int, device: str,
               epochs: float | None, **correlate) -> tuple:
-    """(profile, data, stand-alone config, correlation config) from the options; errors -> exit 2."""
-    try:
-        prof = get_profile(profile, seed, device)
-        data = DataSpec(dataset or prof.dataset, str(data_dir) if data_dir else None, prof.subsets, seed)
-        standalone = prof.standalone if epochs is None else replace(prof.standalone, epochs=epochs, steps=None)
-        if correlate["pool"] is None:
-            correlate["pool"] = max(100, correlate["archs"])
-        config = CorrelateConfig(seed=seed, device=device, **correlate)
-    except ValueError as e:
-        raise UserError(str(e)) from None
-    return prof, data, standalone, config
+    """(run settings of the profile, stand-alone config, correlation config) from the options."""
+    settings = make_config(run_config, profile=profile, dataset=dataset, data_dir=str(data_dir) if data_dir else None,
+                           seed=seed, device=device)
+    standalone = settings.standalone if epochs is None else replace(settings.standalone, epochs=epochs, steps=None)
+    if correlate["pool"] is None:
+        correlate["pool"] = max(100, correlate["archs"])
+    return settings, standalone, make_config(CorrelateConfig, seed=seed, device=device, **correlate)
 
 
 def correlate(
@@ -115,15 +108,16 @@ def correlate(
     """Train M sampled architectures from scratch; rank-correlate their one-shot and stand-alone accuracy."""
     ui = RichCorrelateUI()
     with user_errors():
-        _, data, standalone, config = _settings(profile, dataset, data_dir, seed, device, epochs, archs=archs,
-                                                pool=pool, stratify=stratify, seeds=seeds,
-                                                kl_examples=kl_examples, bootstrap=bootstrap)
+        settings, standalone, config = _settings(profile, dataset, data_dir, seed, device, epochs, archs=archs,
+                                                 pool=pool, stratify=stratify, seeds=seeds,
+                                                 kl_examples=kl_examples, bootstrap=bootstrap)
         for folder in supernet:
             if not folder.is_dir():
                 raise UserError(f"--supernet {folder}: no such folder")
         specs = [OneShotModelSpec(str(s), str(s)) for s in supernet]
         try:
-            report = run_correlation(out, specs, data, standalone, config, standalone_dir=standalone_dir, ui=ui)
+            report = run_correlation(out, specs, settings.data, standalone, config, standalone_dir=standalone_dir,
+                                     ui=ui)
         finally:
             ui.stop()
     _table(report, out)
@@ -148,9 +142,9 @@ def dropout(
     """Train a one-shot model per dropout rate (Sec. 4.2); compare how well each ranks architectures."""
     ui = RichCorrelateUI()
     with user_errors():
-        prof, data, standalone, config = _settings(profile, dataset, data_dir, seed, device, epochs,
-                                                   archs=archs, pool=pool, stratify=stratify, seeds=seeds,
-                                                   kl_examples=kl_examples, bootstrap=bootstrap)
+        settings, standalone, config = _settings(profile, dataset, data_dir, seed, device, epochs,
+                                                 archs=archs, pool=pool, stratify=stratify, seeds=seeds,
+                                                 kl_examples=kl_examples, bootstrap=bootstrap)
         try:
             rate_list = [float(r) for r in rates.split(",")]
             seed_list = [int(s) for s in model_seeds.split(",")]
@@ -158,10 +152,8 @@ def dropout(
             raise UserError(f"--rates and --model-seeds take comma-separated numbers, got {rates!r} and "
                             f"{model_seeds!r}") from None
         try:
-            ablation = run_ablation(out, rate_list, prof.supernet, data, standalone, config,
+            ablation = run_ablation(out, rate_list, settings.supernet, settings.data, standalone, config,
                                     model_seeds=seed_list, standalone_dir=standalone_dir, ui=ui)
-        except ValueError as e:
-            raise UserError(str(e)) from None
         finally:
             ui.stop()
     report = json.loads((out / "correlation.json").read_text())

@@ -14,11 +14,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from nas_cli._data import note
-from nas_cli._ui import UserError, console, err_console, fail, user_errors
+from nas_cli._ui import UserError, console, error, note, user_errors
 
 
 class Quantization(str, Enum):
@@ -27,19 +25,16 @@ class Quantization(str, Enum):
 
 @contextmanager
 def export_errors() -> Iterator[None]:
-    """:func:`user_errors`, plus nas-export's: ExportError -> exit 2, ParityError -> exit 1."""
-    try:
-        from nas_export import ExportError, ParityError
-    except ImportError:
-        raise UserError("nas-export is not installed (pip install -e packages/export)") from None
+    """:func:`user_errors` (nas-export's ExportError is one: exit 2), plus ParityError -> exit 1."""
     with user_errors():
         try:
+            from nas_export import ParityError  # optional package
+        except ImportError:
+            raise UserError("nas-export is not installed (pip install -e packages/export)") from None
+        try:
             yield
-        except ExportError as e:
-            raise fail(str(e)) from None
         except ParityError as e:
-            err_console.print(f"[bold red]export failed:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
-            raise typer.Exit(code=1) from None
+            raise error("export failed", str(e), 1) from None
 
 
 def export(

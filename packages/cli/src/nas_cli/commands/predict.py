@@ -8,12 +8,12 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
+from rich.progress import ProgressColumn, Task
 from rich.text import Text
 
 from nas_cli import _options as o
-from nas_cli._data import load_split, note
-from nas_cli._ui import UserError, console
+from nas_cli._progress import progress_bar
+from nas_cli._ui import UserError, console, note
 from nas_cli.commands.export import export_errors
 
 
@@ -57,13 +57,12 @@ def _classify(classifier, paths: list[Path], top_k: int) -> None:
 
 def _evaluate(classifier, dataset: str, split: str, data_dir: Path | None, subset: int | None,
               batch_size: int) -> None:
-    data = load_split(dataset, split, data_dir, subset, seed=0, image_size=classifier.input_size)
+    data = o.data_spec(dataset, data_dir, subset, seed=0, image_size=classifier.input_size).load(split, note)
     classifier.check_images(data.images[:1])  # channels, before the progress bar starts
     if tuple(data.classes) != tuple(classifier.classes):
         note(f"the classes of {data.name} differ from the model's ({classifier.info.dataset}): "
              "accuracy compares class indices")
-    bar = Progress(TextColumn("[bold]predict"), BarColumn(), MofNCompleteColumn(), _Rate(),
-                   TimeRemainingColumn(), console=console)
+    bar = progress_bar(_Rate())
     with bar:
         task = bar.add_task("predict", total=len(data))
         found = classifier.evaluate(data.images, data.labels, batch_size,

@@ -6,21 +6,20 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from nas_cli import _options as o
-from nas_cli._progress import RichProgress
-from nas_cli._ui import UserError, console, get_space_or_fail, user_errors
-from nas_cli.pipeline import PHASES, PROFILES, PipelineUI, RunConfig, get_profile, run_pipeline
-from nas_cli.search import COSTS, SAMPLERS, SearchConfig, open_storage
+from nas_cli._progress import RichProgress, progress_bar
+from nas_cli._ui import console, get_space_or_fail, make_config, note, user_errors
+from nas_cli.pipeline import PHASES, PROFILES, Pipeline, PipelineUI, run_config
+from nas_cli.search import COSTS, SAMPLERS, open_storage
 
 
 class RichPipelineUI(PipelineUI):
     def __init__(self):
         self.bars: list = []
-        self.search_bar: Progress | None = None
+        self.search_bar = None
+        self.best = 0.0
 
     def phase(self, name: str, skipped: bool = False) -> None:
         self.stop()
@@ -28,7 +27,7 @@ class RichPipelineUI(PipelineUI):
         console.rule(f"[bold]{step}[/]" + (" [dim](done before, skipped)[/]" if skipped else ""))
 
     def note(self, message: str) -> None:
-        console.print(f"[dim]{escape(message)}[/]", highlight=False)
+        note(message)
 
     def trainer(self, title: str) -> list:
         bar = RichProgress(title)
@@ -37,11 +36,9 @@ class RichPipelineUI(PipelineUI):
 
     def trial(self, done: int, total: int, figures: dict) -> None:
         if self.search_bar is None:
-            self.search_bar = Progress(TextColumn("[bold]search"), BarColumn(), MofNCompleteColumn(),
-                                       TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=console)
+            self.search_bar = progress_bar(elapsed=True)
             self.search_bar.start()
             self.task = self.search_bar.add_task("search", total=total, status="")
-            self.best = 0.0
         acc = figures.get("one_shot_accuracy")
         if acc is not None:
             self.best = max(self.best, acc)
@@ -81,26 +78,17 @@ def run(
     """Run the whole method: one-shot model -> search -> train the best -> ONNX -> report."""
     ui = RichPipelineUI()
     with user_errors():
-        try:
-            prof = get_profile(profile, seed, device)
-            config = RunConfig(
-                profile=profile, dataset=dataset or prof.dataset, space=space or prof.supernet.space,
-                sampler=sampler, trials=prof.trials if trials is None else trials,
-                top_k=prof.top_k if top is None else top, cost=cost, seed=seed, workers=workers,
-                storage=storage, device=device, data_dir=str(data_dir) if data_dir else None,
-                subsets=prof.subsets, study=study)
-            SearchConfig(sampler=config.sampler, trials=config.trials, cost=cost, workers=workers)
-            if config.top_k < 1 or config.top_k > config.trials:
-                raise ValueError(f"--top must be between 1 and --trials ({config.trials})")
-        except ValueError as e:
-            raise UserError(str(e)) from None
+        config = make_config(run_config, profile=profile, dataset=dataset,
+                             data_dir=str(data_dir) if data_dir else None, space=space, sampler=sampler,
+                             trials=trials, top_k=top, cost=cost, seed=seed, workers=workers, storage=storage,
+                             study=study, device=device)
         get_space_or_fail(config.space)
         if storage:
             open_storage(storage)  # fail now, not after training the one-shot model
-        console.print(f"[bold]nas run[/] {config.profile} profile: {config.dataset}, space {config.space}, "
-                      f"{config.trials} trials ({config.sampler}), top {config.top_k} -> {out}")
+        console.print(f"[bold]nas run[/] {config.profile} profile: {config.data.dataset}, space {config.space}, "
+                      f"{config.search.trials} trials ({config.search.sampler}), top {config.top_k} -> {out}")
         try:
-            summary = run_pipeline(out, config, prof, ui)
+            summary = Pipeline(out, config, ui).run()
         finally:
             ui.stop()
     _table(summary, out)
@@ -116,7 +104,7 @@ def _table(summary: dict, out: Path) -> None:
         table.add_row("stand-alone test accuracy", f"{best['test_accuracy']:.4f}")
     table.add_row("params / FLOPs", f"{best['params']:,} / {best['flops']:,}")
     onnx = summary["onnx"]
-    table.add_row("ONNX", str(onnx["path"]) if onnx["path"] else "skipped (nas-export not installed)")
+    table.add_row("ONNX", onnx["path"] if onnx else "skipped (nas-export not installed)")
     table.add_row("seconds per phase", ", ".join(f"{k} {v:.0f}" for k, v in summary["seconds"].items() if v))
     table.add_row("report", str(out / "report.md"))
     console.print(table)

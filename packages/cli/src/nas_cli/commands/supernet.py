@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from nas_cli import _options as o
-from nas_cli._data import load_split
-from nas_cli._progress import RichProgress
-from nas_cli._run_info import write_run_info
-from nas_cli._ui import console, get_space_or_fail, make_config, print_config, user_errors
+from nas_cli._progress import RichProgress, training_progress
+from nas_cli._ui import console, get_space_or_fail, make_config, note, print_config, user_errors
 from nas_core.train import SupernetConfig, latest_checkpoint, train_supernet
 
 app = typer.Typer(help="Train the one-shot model (the weight-sharing supernet).", no_args_is_help=True)
@@ -55,17 +54,12 @@ def train(
             print_config(config)
             return
         get_space_or_fail(space)
-        data = load_split(dataset, "train", data_dir, subset, seed, val_fraction, image_size)
-        out.mkdir(parents=True, exist_ok=True)
-        write_run_info(out, "supernet train", config.to_dict(),
-                       {"data": {"dataset": dataset, "subset": subset, "val_fraction": val_fraction,
-                                 "image_size": image_size, "data_dir": str(data_dir) if data_dir else None}})
-        console.print(f"one-shot model of [bold]{space}[/] on {data!r}")
-        progress = RichProgress("supernet")
-        try:
-            train_supernet(config, data, out, resume=resume, callbacks=[progress])
-        finally:
-            progress.stop()
+        data = o.data_spec(dataset, data_dir, subset, seed, val_fraction, image_size)
+        train_split = data.load("train", note)
+        o.record_run(out, "supernet train", config, {"data": asdict(data)})
+        console.print(f"one-shot model of [bold]{space}[/] on {train_split!r}")
+        with training_progress("supernet") as progress:
+            train_supernet(config, train_split, out, resume=resume, callbacks=[progress])
     _summary(out, progress)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -9,10 +10,8 @@ import typer
 from rich.table import Table
 
 from nas_cli import _options as o
-from nas_cli._data import load_split, load_test_split
-from nas_cli._progress import RichProgress
-from nas_cli._run_info import write_run_info
-from nas_cli._ui import UserError, console, get_space_or_fail, make_config, print_config, user_errors
+from nas_cli._progress import training_progress
+from nas_cli._ui import UserError, console, get_space_or_fail, make_config, note, print_config, user_errors
 from nas_core import Architecture
 from nas_core.train import StandaloneConfig, train_standalone
 
@@ -63,18 +62,14 @@ def train(
             print_config(config)
             return
         architecture = read_arch(arch)
-        splits = [load_split(dataset, s, data_dir, subset, seed, val_fraction, image_size)
-                  for s in ("train", "val")]
-        test = load_test_split(dataset, data_dir, subset, seed, image_size)
-        out.mkdir(parents=True, exist_ok=True)
-        write_run_info(out, "train", config.to_dict(), {"arch": architecture.to_dict(), "dataset": dataset})
-        console.print(f"training [bold]{architecture.id}[/] {architecture} on {splits[0]!r}")
-        progress = RichProgress("train")
-        try:
-            result = train_standalone(architecture, config, *splits, out, test=test, resume=resume,
+        data = o.data_spec(dataset, data_dir, subset, seed, val_fraction, image_size)
+        train_split, val = data.load("train", note), data.load("val", note)
+        test = data.load_test(note)
+        o.record_run(out, "train", config, {"arch": architecture.to_dict(), "data": asdict(data)})
+        console.print(f"training [bold]{architecture.id}[/] {architecture} on {train_split!r}")
+        with training_progress("train") as progress:
+            result = train_standalone(architecture, config, train_split, val, out, test=test, resume=resume,
                                       callbacks=[progress])
-        finally:
-            progress.stop()
     _summary(result, out)
 
 

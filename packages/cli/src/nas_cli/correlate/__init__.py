@@ -1,13 +1,11 @@
 """How well one-shot accuracy ranks architectures, measured on your data (Bender et al. 2018, Sec. 4-5).
 
     from nas_cli.correlate import CorrelateConfig, OneShotModelSpec, run_correlation
-    from nas_cli.pipeline import get_profile
-    from nas_cli.search import DataSpec
+    from nas_cli.pipeline import run_config
 
-    profile = get_profile("quick")
+    settings = run_config("quick")  # the quick profile's data and stand-alone training
     report = run_correlation("runs/corr", [OneShotModelSpec("runs/x/supernet", "seed 0")],
-                             DataSpec("fashion-mnist", subsets=profile.subsets), profile.standalone,
-                             CorrelateConfig(archs=24))
+                             settings.data, settings.standalone, CorrelateConfig(archs=24))
     report["models"][0]["one_shot_vs_standalone"]["kendall_tau"]  # {"value", "low", "high", "level"}
 
 `nas correlate` and `nas ablate dropout` are thin layers over these functions.

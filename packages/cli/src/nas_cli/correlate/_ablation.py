@@ -13,17 +13,19 @@ from __future__ import annotations
 from dataclasses import asdict, replace
 from pathlib import Path
 
+from nas_core.data import DataSpec
+from nas_core.errors import InputError
 from nas_core.train import (
     StandaloneConfig,
     SupernetConfig,
     atomic_write_json,
+    guard_settings,
     latest_checkpoint,
     read_state,
     train_supernet,
 )
 
-from ..search import DataSpec
-from ._study import CorrelateConfig, CorrelateUI, OneShotModelSpec, guard_settings, run_correlation
+from ._study import CorrelateConfig, CorrelateUI, OneShotModelSpec, run_correlation
 
 
 class AblationUI(CorrelateUI):
@@ -43,9 +45,10 @@ def run_ablation(out: str | Path, rates: list[float], supernet: SupernetConfig, 
     of stand-alone results; returns what is written to ``OUT/ablation.json``."""
     out, ui = Path(out), ui or AblationUI()
     if not rates or len(set(rates)) != len(rates) or not model_seeds or len(set(model_seeds)) != len(model_seeds):
-        raise ValueError(f"--rates and --model-seeds must be distinct values, got {rates} and {model_seeds}")
+        raise InputError(f"rates {rates} and model seeds {model_seeds}", hint="give distinct {rates} and {model_seeds}")
     for rate in rates:
-        replace(supernet, dropout_rate=rate)  # checks each rate
+        if not 0 <= rate < 1:
+            raise InputError(f"dropout rate {rate} is not in [0, 1)", hint="give {rates} in [0, 1)")
     _check_settings(out, supernet, data)
     train = data.load("train", ui.note)
     specs = []
@@ -95,4 +98,4 @@ def _check_settings(out: Path, supernet: SupernetConfig, data: DataSpec) -> None
     """All one-shot models of one folder differ only in their rate and seed."""
     varied = ("dropout_rate", "seed", "device")
     settings = {"supernet": {k: v for k, v in supernet.to_dict().items() if k not in varied}, "data": asdict(data)}
-    guard_settings(out / "ablation_settings.json", settings, "an ablation", "--out")
+    guard_settings(out / "ablation_settings.json", settings, what="an ablation", hint="use another {out}")

@@ -11,18 +11,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from .._plots import pyplot, save
 
 
 def write_plots(out: Path, report: dict) -> list[Path]:
-    plt = _pyplot()
+    plt = pyplot()
     folder = out / "plots"
     folder.mkdir(exist_ok=True)
     return [*_figure(plt, report, folder / "correlation", "one_shot_accuracy", "one-shot accuracy"),
@@ -51,9 +44,4 @@ def _figure(plt, report: dict, stem: Path, key: str, xlabel: str) -> list[Path]:
         ax.set_ylabel("stand-alone val accuracy", fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
-    fig.tight_layout()
-    paths = [stem.with_suffix(".png"), stem.with_suffix(".svg")]
-    for path in paths:
-        fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return paths
+    return save(fig, stem.with_suffix(".png"), stem.with_suffix(".svg"), dpi=120)

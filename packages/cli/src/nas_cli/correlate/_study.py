@@ -28,20 +28,24 @@ import torch
 
 from nas_core import Architecture, Scorer
 from nas_core.analysis import kl_to_full_model
-from nas_core.data import DeviceLoader, ImageData
+from nas_core.data import DataSpec, DeviceLoader, ImageData
+from nas_core.errors import InputError
 from nas_core.stats import stratified_indices
 from nas_core.train import (
     Callback,
-    RunDirError,
     StandaloneConfig,
     atomic_write_json,
+    guard_settings,
+    latest_checkpoint,
     load_supernet,
+    read_state,
+    require_same,
     resolve_device,
     train_standalone,
 )
-from nas_core.train.supernet import data_info
 
-from ..search import DataSpec
+from ._analysis import analyse
+from ._plots import write_plots
 
 
 @dataclass(frozen=True)
@@ -59,13 +63,16 @@ class CorrelateConfig:
 
     def __post_init__(self) -> None:
         if self.archs < 3:
-            raise ValueError(f"--archs must be at least 3 for a rank correlation, got {self.archs}")
+            raise InputError(f"{self.archs} architectures are too few for a rank correlation",
+                             hint="give {archs} of at least 3")
         if self.pool < self.archs:
-            raise ValueError(f"--pool ({self.pool}) must be at least --archs ({self.archs})")
+            raise InputError(f"a pool of {self.pool} cannot hold a sample of {self.archs}",
+                             hint="give a {pool} of at least {archs}")
         if self.seeds < 1 or self.kl_examples < 1 or self.bootstrap < 1:
-            raise ValueError("--seeds, --kl-examples and --bootstrap must be positive")
+            raise InputError(f"seeds {self.seeds}, kl_examples {self.kl_examples}, bootstrap {self.bootstrap}",
+                             hint="give positive {seeds}, {kl_examples} and {bootstrap}")
         if not 0 < self.top_fraction <= 1:
-            raise ValueError(f"--top-fraction must be in (0, 1], got {self.top_fraction}")
+            raise InputError(f"top fraction {self.top_fraction} is not in (0, 1]", hint="give {top_fraction} in (0, 1]")
 
 
 # What must match for an output folder to be continued: the rest may change between runs.
@@ -96,12 +103,9 @@ def run_correlation(out: str | Path, supernets: list[OneShotModelSpec], data: Da
                     standalone: StandaloneConfig, config: CorrelateConfig, *,
                     standalone_dir: str | Path | None = None, ui: CorrelateUI | None = None) -> dict:
     """Run (or continue) the whole study; returns what is written to ``OUT/correlation.json``."""
-    from ._analysis import analyse
-    from ._plots import write_plots
-
     out, ui = Path(out), ui or CorrelateUI()
     if not supernets:
-        raise ValueError("give at least one one-shot model (--supernet)")
+        raise InputError("no one-shot model to correlate", hint="give at least one {supernet}")
     standalone_dir = Path(standalone_dir) if standalone_dir else out / "standalone"
     out.mkdir(parents=True, exist_ok=True)
     _check_identity(out, supernets, config)
@@ -129,48 +133,20 @@ def run_correlation(out: str | Path, supernets: list[OneShotModelSpec], data: Da
     return report
 
 
-def guard_settings(path: Path, settings: dict, what: str, option: str) -> None:
-    """Record ``settings`` in ``path``, or refuse (one line, naming the differing keys) if the
-    folder already holds ``what`` made with other ones. Nested dicts are compared key by key."""
-    settings = json.loads(json.dumps(settings))  # as it would read back (tuples -> lists)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(path, settings)
-        return
-    changed = _differences(json.loads(path.read_text()), settings)
-    if changed:
-        raise RunDirError(f"{path.parent} holds {what} made with other settings ({', '.join(changed)}): "
-                          f"use another {option}")
-
-
-def _differences(old: dict, new: dict, prefix: str = "") -> list[str]:
-    """Keys whose values differ, descending into dicts present on both sides (``a.b``)."""
-    found = []
-    for key in sorted(set(old) | set(new)):
-        a, b = old.get(key), new.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            found += _differences(a, b, f"{prefix}{key}.")
-        elif a != b:
-            found.append(prefix + key)
-    return found
-
-
 def _check_identity(out: Path, supernets: list[OneShotModelSpec], config: CorrelateConfig) -> None:
     """Refuse to mix a new study into the cached scores of another one."""
     guard_settings(out / "study.json", {"supernets": [str(Path(s.dir).resolve()) for s in supernets],
-                                        **{k: getattr(config, k) for k in IDENTITY}}, "a study", "--out")
+                                        **{k: getattr(config, k) for k in IDENTITY}},
+                   what="a study", hint="use another {out}")
 
 
 def _load(spec: OneShotModelSpec, train: ImageData, config: CorrelateConfig):
-    from nas_core.train import latest_checkpoint, read_state
-
     model = load_supernet(spec.dir, resolve_device(config.device))
-    trained_on = read_state(latest_checkpoint(spec.dir))["data"]
-    here = data_info(train)
-    for key in ("name", "size", "classes", "shape"):
-        if trained_on.get(key) != here[key]:
-            raise RunDirError(f"the one-shot model in {spec.dir} was trained on other data ({key}: "
-                              f"{trained_on.get(key)!r}, here {here[key]!r}): pass the same --dataset/--subset")
+    keys = ("name", "size", "classes", "shape")
+    trained_on, here = read_state(latest_checkpoint(spec.dir))["data"], train.info()
+    require_same({"data": {k: trained_on.get(k) for k in keys}}, {"data": {k: here[k] for k in keys}},
+                 where=spec.dir, what="a one-shot model",
+                 hint="pass the same {dataset} and {profile} it was trained with")
     return model
 
 
@@ -183,7 +159,7 @@ def _pool(space, config: CorrelateConfig) -> list[Architecture]:
         archs.setdefault(arch.id, arch)
         if len(archs) == config.pool:
             return list(archs.values())
-    raise ValueError(f"the space {space.name!r} holds fewer than {config.pool} architectures: lower --pool")
+    raise InputError(f"the space {space.name!r} holds fewer than {config.pool} architectures", hint="lower {pool}")
 
 
 def _score_all(out: Path, index: int, spec: OneShotModelSpec, model, val: ImageData,
@@ -225,7 +201,7 @@ def _check_standalone_dir(folder: Path, standalone: StandaloneConfig, data: Data
     """Stand-alone results are shared only between runs that train them identically."""
     settings = {"standalone": {k: v for k, v in standalone.to_dict().items() if k not in ("seed", "device")},
                 "data": asdict(data)}
-    guard_settings(folder / "settings.json", settings, "stand-alone results", "--standalone-dir")
+    guard_settings(folder / "settings.json", settings, what="stand-alone results", hint="use another {standalone_dir}")
 
 
 def _kl(model, archs: list[Architecture], train: ImageData, config: CorrelateConfig) -> list[float]:

@@ -1,6 +1,6 @@
 """`nas run`: the whole method in one resumable pipeline.
 
-Phases (Bender et al. 2018: Sec. 3.2, Sec. 4, then deployment):
+Phases (Bender et al. 2018: Sec. 3.2, Sec. 4, then deployment), each a method of :class:`Pipeline`:
 
 1. ``supernet``: train the one-shot model on the train split (``RUN/supernet``);
 2. ``search``: score ``trials`` architectures by one-shot accuracy on the val split (``RUN/search``);
@@ -18,54 +18,30 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Callable
 from pathlib import Path
 
+import optuna
 import torch
 
+from nas_core.data import ImageData
+from nas_core.run_info import git_revision, versions
 from nas_core.train import (
     Callback,
-    RunDirError,
     atomic_write_json,
     latest_checkpoint,
     read_state,
+    require_same,
     resolve_device,
     train_standalone,
     train_supernet,
 )
 
-from ..search import (
-    DataSpec,
-    SearchConfig,
-    best_architectures,
-    default_storage,
-    open_storage,
-    open_study,
-    run_search,
-)
-from ._profiles import Profile
+from ..search import best_architectures, default_storage, open_storage, open_study, run_search
+from ._config import RunConfig, identity
+from ._report import write_report
 
 PHASES = ("supernet", "search", "train", "export", "report")
-# What must match for a run directory to be continued by another `nas run`.
-IDENTITY = ("profile", "dataset", "space", "cost", "seed", "subsets")
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    profile: str
-    dataset: str
-    space: str
-    sampler: str
-    trials: int
-    top_k: int
-    cost: str | None
-    seed: int
-    workers: int
-    storage: str | None
-    device: str
-    data_dir: str | None
-    subsets: dict
-    study: str = "oneshot"  # Optuna study name
 
 
 class PipelineUI:
@@ -81,85 +57,144 @@ class PipelineUI:
     def trial(self, done: int, total: int, figures: dict) -> None: ...
 
 
-def run_pipeline(out: str | Path, config: RunConfig, profile: Profile, ui: PipelineUI | None = None) -> dict:
-    """Run (or continue) every phase; returns the summary written to ``summary.json``."""
-    out, ui = Path(out), ui or PipelineUI()
-    out.mkdir(parents=True, exist_ok=True)
-    state = _load_state(out, config)
-    data = DataSpec(config.dataset, config.data_dir, config.subsets, config.seed)
-    steps = {"supernet": _supernet, "search": _search, "train": _train, "export": _export, "report": _report}
-    for name in PHASES:
-        done = state["phases"].get(name, {}).get("done", False)
-        ui.phase(name, skipped=done)
-        if done:
-            continue
-        start = time.perf_counter()
-        result = steps[name](out, config, profile, data, ui, state)
-        spent = state["phases"].get(name, {}).get("seconds", 0.0) + time.perf_counter() - start
-        state["phases"][name] = {"done": True, "seconds": spent, **(result or {})}
-        atomic_write_json(out / "pipeline.json", state)
-    return json.loads((out / "summary.json").read_text())
+class Pipeline:
+    """One `nas run` directory: its settings, its state (``pipeline.json``) and the phases."""
+
+    def __init__(self, out: str | Path, config: RunConfig, ui: PipelineUI | None = None):
+        self.out, self.config, self.ui = Path(out), config, ui or PipelineUI()
+        self.state: dict = {}
+        self._splits: dict[str, ImageData | None] = {}  # each split is read once per run
+
+    def run(self) -> dict:
+        """Run (or continue) every phase; returns the summary written to ``summary.json``."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.state = self._load_state()
+        phases: dict[str, Callable[[], dict]] = {
+            "supernet": self.train_supernet, "search": self.search, "train": self.train_finalists,
+            "export": self.export, "report": self.report}
+        for name in PHASES:
+            done = self.state["phases"].get(name, {}).get("done", False)
+            self.ui.phase(name, skipped=done)
+            if done:
+                continue
+            start = time.perf_counter()
+            result = phases[name]()
+            spent = self.state["phases"].get(name, {}).get("seconds", 0.0) + time.perf_counter() - start
+            self.state["phases"][name] = {"done": True, "seconds": spent, **result}
+            atomic_write_json(self.out / "pipeline.json", self.state)
+        return json.loads((self.out / "summary.json").read_text())
+
+    def _load_state(self) -> dict:
+        path = self.out / "pipeline.json"
+        if not path.exists():
+            return {"config": self.config.to_dict(), "phases": {}}
+        state = json.loads(path.read_text())
+        recorded = state["config"]
+        require_same(identity(recorded), identity(self.config.to_dict()), where=self.out, what="a run",
+                     hint="use another {out}")
+        if (self.config.search.trials, self.config.top_k) != (recorded["search"]["trials"], recorded["top_k"]):
+            for name in PHASES[1:]:  # more trials or finalists: redo from the search on (scores are cached)
+                state["phases"].pop(name, None)
+        state["config"] = self.config.to_dict()
+        return state
+
+    def split(self, name: str) -> ImageData | None:
+        """The ``train``, ``val`` or ``test`` split (None: this copy of the data has no test split)."""
+        if name not in self._splits:
+            data = self.config.data
+            self._splits[name] = data.load_test(self.ui.note) if name == "test" else data.load(name, self.ui.note)
+        return self._splits[name]
+
+    @property
+    def study(self) -> optuna.Study:
+        """The Optuna study of the search phase."""
+        search = self.config.search
+        storage = open_storage(search.storage or default_storage(self.out / "search"))
+        return open_study(storage, search.study, search.directions)
+
+    def train_supernet(self) -> dict:
+        """Phase 1 (Sec. 3.2): the one-shot model, with scheduled path dropout."""
+        train_supernet(self.config.supernet, self.split("train"), self.out / "supernet", resume=True,
+                       callbacks=self.ui.trainer("supernet"))
+        return {"dir": str(self.out / "supernet")}
+
+    def search(self) -> dict:
+        """Phase 2 (Sec. 4): score ``trials`` architectures inside the one-shot model."""
+        total = self.config.search.trials
+        study = run_search(self.out / "search", self.out / "supernet", self.config.data, self.config.search,
+                           on_trial=lambda t: self.ui.trial(t.number + 1, total, t.user_attrs),
+                           on_count=lambda n: self.ui.trial(n, total, {}))
+        return {"study": study.study_name}
+
+    def train_finalists(self) -> dict:
+        """Phase 3 (Sec. 4): the ``top_k`` best by one-shot accuracy, trained from scratch."""
+        finalists = []
+        for rank, (arch, figures) in enumerate(best_architectures(self.study, self.config.top_k), start=1):
+            folder = self.out / "standalone" / f"{rank}-{arch.id}"
+            if not (folder / "result.json").exists():
+                train_standalone(arch, self.config.standalone, self.split("train"), self.split("val"), folder,
+                                 test=self.split("test"), resume=True,
+                                 callbacks=self.ui.trainer(f"train #{rank} {arch.id}"))
+            result = json.loads((folder / "result.json").read_text())
+            finalists.append({"rank": rank, "dir": str(folder), "one_shot": figures, **_figures(result)})
+        return {"finalists": finalists}
+
+    def export(self) -> dict:
+        """Copy the best finalist (by val accuracy) to ``best/`` and export it to ONNX."""
+        best_dir = self.out / "best"
+        if best_dir.exists():
+            shutil.rmtree(best_dir)
+        shutil.copytree(self.best["dir"], best_dir, ignore=shutil.ignore_patterns("checkpoints"))
+        try:
+            import nas_export  # optional package
+        except ImportError:
+            self.ui.note("nas-export is not installed: ONNX export skipped (pip install -e packages/export)")
+            return {"onnx": None}
+        report = nas_export.export_onnx(best_dir, best_dir / "model.onnx", images=self.split("val"),
+                                       log=self.ui.note)
+        return {"onnx": _deployment(report)}
+
+    def report(self) -> dict:
+        """``summary.json``, ``report.md`` and the plots."""
+        summary = self.summary()
+        atomic_write_json(self.out / "summary.json", summary)
+        write_report(self.out, summary, self.study)
+        return {}
+
+    @property
+    def best(self) -> dict:
+        """The finalist deployed: the best stand-alone val accuracy (ties: the better one-shot rank)."""
+        finalists = self.state["phases"]["train"]["finalists"]
+        return max(finalists, key=lambda f: (f["val_accuracy"], -f["rank"]))
+
+    def summary(self) -> dict:
+        config, phases, best = self.config, self.state["phases"], self.best
+        result = json.loads((Path(best["dir"]) / "result.json").read_text())
+        supernet_state = read_state(latest_checkpoint(self.out / "supernet"))
+        return {
+            "dataset": config.data.dataset, "profile": config.profile, "space": config.space,
+            "sampler": config.search.sampler, "trials": config.search.trials, "top_k": config.top_k,
+            "cost": config.search.cost,
+            "best": {
+                "arch": result["arch"], "arch_id": result["arch_id"], "arch_string": result["arch_string"],
+                "one_shot_accuracy": best["one_shot"]["one_shot_accuracy"],
+                "val_accuracy": best["val_accuracy"], "test_accuracy": best["test_accuracy"],
+                "params": best["params"], "flops": best["flops"], "dir": str(self.out / "best"),
+            },
+            "finalists": phases["train"]["finalists"],
+            "onnx": phases.get("export", {}).get("onnx"),
+            "supernet": {"steps": supernet_state["step"], "config": supernet_state["config"]},
+            "seconds": {name: phases.get(name, {}).get("seconds") for name in PHASES},
+            "device": str(resolve_device(config.search.device)),
+            "torch_threads": torch.get_num_threads(),
+            "versions": versions(), "git_revision": git_revision(),
+            "run_dir": str(self.out),
+        }
 
 
-def _load_state(out: Path, config: RunConfig) -> dict:
-    path = out / "pipeline.json"
-    if not path.exists():
-        return {"config": asdict(config), "phases": {}}
-    state = json.loads(path.read_text())
-    for key in IDENTITY:
-        if state["config"].get(key) != getattr(config, key):
-            raise RunDirError(f"{out} holds a run with {key}={state['config'].get(key)!r}, not "
-                              f"{getattr(config, key)!r}: use another --out")
-    if config.trials != state["config"]["trials"] or config.top_k != state["config"]["top_k"]:
-        # more trials or more finalists: redo from the search on (scores are cached)
-        for name in PHASES[1:]:
-            state["phases"].pop(name, None)
-    state["config"] = asdict(config)
-    return state
-
-
-def _supernet(out, config, profile, data, ui, state) -> dict:
-    train = data.load("train", ui.note)
-    sn = replace(profile.supernet, space=config.space)
-    train_supernet(sn, train, out / "supernet", resume=True, callbacks=ui.trainer("supernet"))
-    return {"dir": str(out / "supernet")}
-
-
-def _search_config(config: RunConfig) -> SearchConfig:
-    return SearchConfig(sampler=config.sampler, trials=config.trials, cost=config.cost, seed=config.seed,
-                        workers=config.workers, storage=config.storage, study=config.study, device=config.device)
-
-
-def run_study(out: Path, config: RunConfig):
-    """The Optuna study of the run's search phase."""
-    search = _search_config(config)
-    return open_study(open_storage(search.storage or default_storage(out / "search")), search.study,
-                      search.directions)
-
-
-def _search(out, config, profile, data, ui, state) -> dict:
-    def on_trial(trial):
-        ui.trial(trial.number + 1, config.trials, trial.user_attrs)
-
-    study = run_search(out / "search", out / "supernet", data, _search_config(config), on_trial=on_trial,
-                       on_count=lambda n: ui.trial(n, config.trials, {}))
-    return {"study": study.study_name}
-
-
-def _train(out, config, profile, data, ui, state) -> dict:
-    study = run_study(out, config)
-    splits = {s: data.load(s, ui.note) for s in ("train", "val")}
-    test = _test_split(data, ui)
-    finalists = []
-    for rank, (arch, figures) in enumerate(best_architectures(study, config.top_k), start=1):
-        folder = out / "standalone" / f"{rank}-{arch.id}"
-        result_file = folder / "result.json"
-        if not result_file.exists():
-            train_standalone(arch, profile.standalone, splits["train"], splits["val"], folder, test=test,
-                             resume=True, callbacks=ui.trainer(f"train #{rank} {arch.id}"))
-        result = json.loads(result_file.read_text())
-        finalists.append({"rank": rank, "dir": str(folder), "one_shot": figures, **_figures(result)})
-    return {"finalists": finalists}
+def run_pipeline(out: str | Path, config: RunConfig, ui: PipelineUI | None = None) -> dict:
+    """``Pipeline(out, config, ui).run()``: run or continue a `nas run` directory."""
+    return Pipeline(out, config, ui).run()
 
 
 def _figures(result: dict) -> dict:
@@ -168,69 +203,9 @@ def _figures(result: dict) -> dict:
             "params": result["params"], "flops": result["flops"], "train_seconds": result["train_seconds"]}
 
 
-def _test_split(data: DataSpec, ui: PipelineUI):
-    from nas_core.data import DataError
-
-    try:
-        return data.load("test", ui.note)
-    except DataError as e:
-        ui.note(f"no test split, test accuracy skipped: {e}")
-        return None
-
-
-def _best(state: dict) -> dict:
-    finalists = state["phases"]["train"]["finalists"]
-    return max(finalists, key=lambda f: (f["val_accuracy"], -f["rank"]))
-
-
-def _export(out, config, profile, data, ui, state) -> dict:
-    best = _best(state)
-    best_dir = out / "best"
-    if best_dir.exists():
-        shutil.rmtree(best_dir)
-    shutil.copytree(best["dir"], best_dir, ignore=shutil.ignore_patterns("checkpoints"))
-    try:
-        import nas_export
-    except ImportError:
-        ui.note("nas-export is not installed: ONNX export skipped (pip install -e packages/export)")
-        return {"onnx": None}
-    val = data.load("val", ui.note)
-    report = nas_export.export_onnx(best_dir, best_dir / "model.onnx", images=val, log=ui.note)
-    return {"onnx": str(best_dir / "model.onnx"), "parity": report}
-
-
-def _report(out, config, profile, data, ui, state) -> dict:
-    from ._report import write_report
-
-    best = _best(state)
-    summary = _summary(out, config, profile, state, best)
-    atomic_write_json(out / "summary.json", summary)
-    write_report(out, summary)
-    return {}
-
-
-def _summary(out: Path, config: RunConfig, profile: Profile, state: dict, best: dict) -> dict:
-    from .._run_info import git_revision, versions
-
-    result = json.loads((Path(best["dir"]) / "result.json").read_text())
-    export = state["phases"].get("export", {})
-    supernet_state = read_state(latest_checkpoint(out / "supernet"))
-    return {
-        "dataset": config.dataset, "profile": config.profile, "space": config.space,
-        "sampler": config.sampler, "trials": config.trials, "top_k": config.top_k, "cost": config.cost,
-        "best": {
-            "arch": result["arch"], "arch_id": result["arch_id"], "arch_string": result["arch_string"],
-            "one_shot_accuracy": best["one_shot"]["one_shot_accuracy"],
-            "val_accuracy": best["val_accuracy"], "test_accuracy": best["test_accuracy"],
-            "params": best["params"], "flops": best["flops"], "dir": str(out / "best"),
-        },
-        "finalists": state["phases"]["train"]["finalists"],
-        "onnx": {"path": export.get("onnx"), "parity": export.get("parity")},
-        "supernet": {"steps": supernet_state["step"], "config": supernet_state["config"]},
-        "seconds": {name: state["phases"].get(name, {}).get("seconds") for name in PHASES},
-        "device": str(resolve_device(config.device)),
-        "torch_threads": torch.get_num_threads(),
-        "versions": versions(), "git_revision": git_revision(),
-        "run_dir": str(out),
-    }
-
+def _deployment(report: dict) -> dict:
+    """What the summary says of the exported file: where, opset, and the parity figures."""
+    parity, fp32 = report["parity"], report["fp32"]
+    return {"path": fp32["path"], "opset": report["opset"], "bytes": fp32["bytes"],
+            "latency_ms_batch1": fp32["latency_ms_batch1"], "top1_agreement": parity["top1_agreement"],
+            "max_abs_diff": parity["max_abs_diff"], "parity_data": parity["data"]}

@@ -14,38 +14,27 @@ import json
 import warnings
 from pathlib import Path
 
+import optuna
+
 from nas_core.train import atomic_write_text
 
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from .._plots import pyplot, save
 
 
-def write_report(out: Path, summary: dict) -> list[Path]:
+def write_report(out: Path, summary: dict, study: optuna.Study) -> list[Path]:
     """Write the plots (where matplotlib is installed) and ``report.md``; returns the plots."""
     try:
-        plots = _plots(out, summary)
+        plots = _plots(out, summary, study)
     except ImportError:
         plots = []
     atomic_write_text(out / "report.md", _markdown(summary, [p.relative_to(out) for p in plots]))
     return plots
 
 
-def _plots(out: Path, summary: dict) -> list[Path]:
-    import optuna
-
-    from ._pipeline import RunConfig, run_study
-
-    plt = _pyplot()
+def _plots(out: Path, summary: dict, study: optuna.Study) -> list[Path]:
+    plt = pyplot()
     folder = out / "plots"
     folder.mkdir(exist_ok=True)
-    config = RunConfig(**json.loads((out / "pipeline.json").read_text())["config"])
-    study = run_study(out, config)
     multi = len(study.directions) > 1
     paths = []
     with warnings.catch_warnings():
@@ -53,24 +42,17 @@ def _plots(out: Path, summary: dict) -> list[Path]:
         target = (lambda t: t.values[0]) if multi else None
         ax = optuna.visualization.matplotlib.plot_optimization_history(
             study, target=target, target_name="one-shot accuracy")
-        paths.append(_save(ax.figure, folder / "search_history.png", plt))
+        paths += save(ax.figure, folder / "search_history.png")
         if multi:
             ax = optuna.visualization.matplotlib.plot_pareto_front(
                 study, target_names=["one-shot accuracy", summary["cost"] or "params"])
-            paths.append(_save(ax.figure, folder / "pareto_front.png", plt))
-    paths.append(_accuracy_vs_cost(study, summary, folder / "accuracy_vs_cost.png", plt))
-    paths.append(_training_curves(out, summary, folder / "training_curves.png", plt))
+            paths += save(ax.figure, folder / "pareto_front.png")
+    paths += _accuracy_vs_cost(study, summary, folder / "accuracy_vs_cost.png", plt)
+    paths += _training_curves(out, summary, folder / "training_curves.png", plt)
     return paths
 
 
-def _save(fig, path: Path, plt) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-def _accuracy_vs_cost(study, summary: dict, path: Path, plt) -> Path:
+def _accuracy_vs_cost(study, summary: dict, path: Path, plt) -> list[Path]:
     trials = [t for t in study.get_trials(deepcopy=False) if "one_shot_accuracy" in t.user_attrs]
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.scatter([t.user_attrs["params"] for t in trials], [t.user_attrs["one_shot_accuracy"] for t in trials],
@@ -82,7 +64,7 @@ def _accuracy_vs_cost(study, summary: dict, path: Path, plt) -> Path:
     ax.set_ylabel("one-shot accuracy")
     ax.set_title("one-shot accuracy vs size")
     ax.legend()
-    return _save(fig, path, plt)
+    return save(fig, path)
 
 
 def _curve(metrics: Path) -> tuple[list[int], list[float]]:
@@ -92,7 +74,7 @@ def _curve(metrics: Path) -> tuple[list[int], list[float]]:
     return [r["step"] for r in rows], [r["loss"] for r in rows]
 
 
-def _training_curves(out: Path, summary: dict, path: Path, plt) -> Path:
+def _training_curves(out: Path, summary: dict, path: Path, plt) -> list[Path]:
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     axes[0].plot(*_curve(out / "supernet" / "metrics.jsonl"))
     axes[0].set_title("one-shot model (with path dropout)")
@@ -103,7 +85,7 @@ def _training_curves(out: Path, summary: dict, path: Path, plt) -> Path:
     for ax in axes:
         ax.set_xlabel("step")
         ax.set_ylabel("training loss")
-    return _save(fig, path, plt)
+    return save(fig, path)
 
 
 def _pct(x: float | None) -> str:
@@ -129,10 +111,11 @@ def _markdown(summary: dict, plots: list[Path]) -> str:
         lines.append(f"| {f['rank']} | `{f['one_shot']['arch_id']}` | {_pct(f['one_shot']['one_shot_accuracy'])} "
                      f"| {_pct(f['val_accuracy'])} | {_pct(f['test_accuracy'])} | {f['params']:,} |")
     lines += ["", "## Deployment", ""]
-    if onnx["path"]:
-        parity = onnx["parity"] or {}
-        lines.append(f"ONNX: `{onnx['path']}`; parity vs PyTorch: " + ", ".join(
-            f"{k} {v}" for k, v in parity.items() if isinstance(v, (int, float))))
+    if onnx:
+        lines.append(f"ONNX: `{onnx['path']}` (opset {onnx['opset']}, {onnx['bytes'] / 1024:,.0f} KiB). "
+                     f"Against PyTorch on {onnx['parity_data']}: top-1 agreement {_pct(onnx['top1_agreement'])}, "
+                     f"max abs logit difference {onnx['max_abs_diff']:.2e}; onnxruntime latency at batch 1 "
+                     f"{onnx['latency_ms_batch1']:.2f} ms.")
     else:
         lines.append("No ONNX file (nas-export is not installed).")
     lines += ["", "## Time per phase", "", "| phase | seconds |", "| --- | --- |"]

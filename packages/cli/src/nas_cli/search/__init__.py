@@ -1,17 +1,18 @@
 """The search, as a module you can import: random or Optuna-guided sampling over one-shot scores.
 
-    from nas_cli.search import DataSpec, SearchConfig, run_search, best_architectures
+    from nas_core.data import DataSpec
+    from nas_cli.search import SearchConfig, run_search, best_architectures
+
     study = run_search("runs/x", "runs/x/supernet", DataSpec("fashion-mnist"), SearchConfig(trials=50))
     for arch, figures in best_architectures(study, 3): ...
 
-The Typer commands (`nas search`, `nas run`) are thin layers over these functions.
+The `nas run` command is a thin layer over these functions (through ``nas_cli.pipeline``).
 """
 
 from ._encoding import decode, distributions, encode, suggest_architecture
 from ._samplers import SAMPLERS, create_sampler, list_samplers
 from ._search import (
     COSTS,
-    DataSpec,
     Objective,
     SearchConfig,
     best_architectures,
@@ -24,7 +25,6 @@ from ._study import StudyError, counted, default_storage, open_storage, open_stu
 __all__ = [
     "COSTS",
     "SAMPLERS",
-    "DataSpec",
     "Objective",
     "SearchConfig",
     "StudyError",

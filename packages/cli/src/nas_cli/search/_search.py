@@ -14,14 +14,15 @@ import multiprocessing
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import optuna
 import torch
 
 from nas_core import Architecture, Score, Scorer, build_network, measure_latency
-from nas_core.data import ImageData, load_data
+from nas_core.data import DataSpec
+from nas_core.errors import InputError
 from nas_core.train import load_supernet, resolve_device
 
 from ._encoding import suggest_architecture
@@ -46,13 +47,13 @@ class SearchConfig:
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:
-            raise ValueError(f"unknown sampler {self.sampler!r} (known: {', '.join(SAMPLERS)})")
+            raise InputError(f"unknown sampler {self.sampler!r}", hint=f"choose {{sampler}} from {', '.join(SAMPLERS)}")
         if self.cost is not None and self.cost not in COSTS:
-            raise ValueError(f"unknown cost {self.cost!r} (known: {', '.join(COSTS)})")
+            raise InputError(f"unknown cost {self.cost!r}", hint=f"choose {{cost}} from {', '.join(COSTS)}")
         if self.trials < 1:
-            raise ValueError(f"--trials must be at least 1, got {self.trials}")
+            raise InputError(f"{self.trials} trials asked for", hint="give {trials} of at least 1")
         if self.workers < 1:
-            raise ValueError(f"--workers must be at least 1, got {self.workers}")
+            raise InputError(f"{self.workers} workers asked for", hint="give {workers} of at least 1")
 
     @property
     def objective_cost(self) -> str | None:
@@ -64,22 +65,6 @@ class SearchConfig:
     @property
     def directions(self) -> list[str]:
         return ["maximize"] + (["minimize"] if self.objective_cost else [])
-
-
-@dataclass(frozen=True)
-class DataSpec:
-    """How a worker loads the validation split (and the train split to recalibrate): picklable."""
-
-    dataset: str
-    data_dir: str | None = None
-    subsets: dict = field(default_factory=dict)  # split -> examples kept (class-balanced); absent: all
-    seed: int = 0
-    val_fraction: float = 0.1
-    image_size: int | None = None
-
-    def load(self, split: str, log: Callable[[str], None] | None = None) -> ImageData:
-        return load_data(self.dataset, split, data_dir=self.data_dir, subset=self.subsets.get(split),
-                         seed=self.seed, val_fraction=self.val_fraction, image_size=self.image_size, log=log)
 
 
 def trial_figures(arch: Architecture, score: Score, latency_ms: float | None) -> dict:

@@ -11,10 +11,13 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
+from nas_core.errors import InputError
+from nas_core.train import require_same
+
 COUNTED = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING, TrialState.PRUNED)
 
 
-class StudyError(ValueError):
+class StudyError(InputError):
     """The study cannot be opened or does not fit the request (one line, for the CLI)."""
 
 
@@ -44,9 +47,8 @@ def open_study(storage: optuna.storages.BaseStorage, name: str, directions: list
     except KeyError:
         return optuna.create_study(study_name=name, storage=storage, sampler=sampler, directions=directions)
     have = [d.name.lower() for d in existing.directions]
-    if have != directions:
-        raise StudyError(f"study {name!r} optimises {have}, this search {directions}: use another "
-                         "--study name or the same --cost")
+    require_same({"directions": have}, {"directions": directions}, where="the storage", what=f"study {name!r}",
+                 hint="use another {study} name or the same {cost}", error=StudyError)
     return existing
 
 
