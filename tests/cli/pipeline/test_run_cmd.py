@@ -38,6 +38,12 @@ def test_writes_report_and_plots(run_dir):
     out, _ = run_dir
     report = (out / "report.md").read_text()
     assert "## Best architecture" in report
+    onnx = json.loads((out / "summary.json").read_text())["onnx"]
+    assert onnx["path"] == str(out / "best" / "model.onnx") and onnx["opset"] == 18
+    assert 0.9 <= onnx["top1_agreement"] <= 1 and onnx["latency_ms_batch1"] > 0
+    deployment = report.split("## Deployment")[1].split("##")[0]
+    assert f"top-1 agreement {100 * onnx['top1_agreement']:.2f}%" in deployment
+    assert "max abs logit difference" in deployment and "format_version" not in deployment
     for name in ("search_history", "accuracy_vs_cost", "training_curves"):
         png = out / "plots" / f"{name}.png"
         assert png.read_bytes()[:4] == b"\x89PNG" and f"plots/{name}.png" in report
