@@ -65,6 +65,9 @@ def run(
                                                "(default: the profile's).")] = None,
     cost: Annotated[str | None, typer.Option(help=f"Second objective, minimised: {', '.join(COSTS)} "
                                                 "(nsga2/motpe default to params).")] = None,
+    pick: Annotated[str, typer.Option(help="Which finalist is deployed: accuracy (best val accuracy), "
+                                           "smallest-within:P% (fewest params within P points of the best), "
+                                           "max-latency-ms:T (best val accuracy at most T ms).")] = "accuracy",
     out: Annotated[Path, typer.Option(help="Run directory (re-run the same command to resume).")] = Path("runs/latest"),
     data_dir: o.DataDir = None,
     space: Annotated[str | None, typer.Option(help="Search space (default: bender2018).")] = None,
@@ -81,7 +84,7 @@ def run(
         config = make_config(run_config, profile=profile, dataset=dataset,
                              data_dir=str(data_dir) if data_dir else None, space=space, sampler=sampler,
                              trials=trials, top_k=top, cost=cost, seed=seed, workers=workers, storage=storage,
-                             study=study, device=device)
+                             study=study, device=device, pick=pick)
         get_space_or_fail(config.space)
         if storage:
             open_storage(storage)  # fail now, not after training the one-shot model

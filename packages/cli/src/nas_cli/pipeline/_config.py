@@ -17,9 +17,10 @@ from nas_core.errors import InputError
 from nas_core.train import StandaloneConfig, SupernetConfig
 
 from ..search import SearchConfig
+from ._pick import parse_pick
 
 # Settings that may change when a run directory is continued; every other one must match.
-MAY_CHANGE = ("top_k", "data.data_dir", "search.sampler", "search.trials", "search.workers", "search.storage",
+MAY_CHANGE = ("top_k", "pick", "data.data_dir", "search.sampler", "search.trials", "search.workers", "search.storage",
               "search.study", "search.device", "supernet.device", "standalone.device")
 
 
@@ -31,8 +32,10 @@ class RunConfig:
     search: SearchConfig  # phase 2: sampler, trials, cost objective, workers, study
     standalone: StandaloneConfig  # phase 3: training the finalists from scratch
     top_k: int  # finalists: the best architectures trained from scratch
+    pick: str = "accuracy"  # which finalist is deployed (see _pick.py)
 
     def __post_init__(self) -> None:
+        parse_pick(self.pick)
         if not 1 <= self.top_k <= self.search.trials:
             raise InputError(f"{self.top_k} finalists asked for, out of {self.search.trials} trials",
                              hint="choose {top_k} between 1 and {trials}")

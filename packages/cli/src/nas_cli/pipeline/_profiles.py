@@ -68,7 +68,8 @@ def get_profile(name: str) -> RunConfig:
 def run_config(profile: str = "quick", *, dataset: str | None = None, data_dir: str | None = None,
                space: str | None = None, sampler: str = "random", trials: int | None = None,
                top_k: int | None = None, cost: str | None = None, seed: int = 0, workers: int = 1,
-               storage: str | None = None, study: str = "oneshot", device: str = "auto") -> RunConfig:
+               storage: str | None = None, study: str = "oneshot", device: str = "auto",
+               pick: str = "accuracy") -> RunConfig:
     """The profile's settings with the given options applied, each to the one config it belongs to.
     ``None`` keeps the profile's value; ``seed`` and ``device`` reach every part."""
     base = get_profile(profile)
@@ -78,4 +79,4 @@ def run_config(profile: str = "quick", *, dataset: str | None = None, data_dir: 
                      cost=cost, seed=seed, workers=workers, storage=storage, study=study, device=device)
     standalone = replace(base.standalone, seed=seed, device=device)
     return replace(base, data=data, supernet=supernet, search=search, standalone=standalone,
-                   top_k=base.top_k if top_k is None else top_k)
+                   top_k=base.top_k if top_k is None else top_k, pick=pick)
