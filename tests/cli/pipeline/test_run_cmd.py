@@ -39,7 +39,7 @@ def test_writes_report_and_plots(run_dir):
     report = (out / "report.md").read_text()
     assert "## Best architecture" in report
     onnx = json.loads((out / "summary.json").read_text())["onnx"]
-    assert onnx["path"] == str(out / "best" / "model.onnx") and onnx["opset"] == 18
+    assert onnx["path"] == "best/model.onnx" and onnx["opset"] == 18  # relative to the run folder
     assert 0.9 <= onnx["top1_agreement"] <= 1 and onnx["latency_ms_batch1"] > 0
     deployment = report.split("## Deployment")[1].split("##")[0]
     assert f"top-1 agreement {100 * onnx['top1_agreement']:.2f}%" in deployment
@@ -64,7 +64,7 @@ def test_more_trials_continue_the_search(tmp_path, run_dir):
     assert result.exit_code == 0, result.output
     assert "1/5 supernet" in result.output and result.output.count("done before, skipped") == 1
     storage = f"sqlite:///{out / 'search' / 'study.db'}"
-    assert len(optuna.load_study(study_name="oneshot", storage=storage).trials) == 8
+    assert len(optuna.load_study(study_name=out.name, storage=storage).trials) == 8
 
 
 def test_interrupted_run_resumes(tmp_path, monkeypatch):

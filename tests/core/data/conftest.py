@@ -13,7 +13,7 @@ def offline(tmp_path, monkeypatch):
     monkeypatch.setenv("NAS_DATA_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(_idx, "SYSTEM_DIRS", ())
 
-    def no_network(url, dest):
+    def no_network(url, dest, progress=None):
         raise urllib.error.URLError("offline in tests")
 
     monkeypatch.setattr(_download, "fetch_url", no_network)

@@ -56,7 +56,7 @@ def write_cifar100(root: Path, seed: int = 0) -> dict[str, torch.Tensor]:
 def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("NAS_DATA_DIR", str(tmp_path / "cache"))
 
-    def offline(url, dest):
+    def offline(url, dest, progress=None):
         raise urllib.error.URLError("offline in tests")
 
     monkeypatch.setattr(_download, "fetch_url", offline)

@@ -29,7 +29,7 @@ def fake_server(folder: Path, monkeypatch) -> list[str]:
     """``fetch_url`` serves ``folder/<last part of the URL>``; returns the URLs asked for."""
     asked = []
 
-    def fetch(url: str, dest: Path) -> None:
+    def fetch(url: str, dest: Path, progress=None) -> None:
         asked.append(url)
         source = folder / url.rsplit("/", 1)[1]
         if not source.is_file():

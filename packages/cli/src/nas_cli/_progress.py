@@ -10,10 +10,12 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     ProgressColumn,
+    Task,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
 from nas_core.train import Callback
 from nas_core.train import Progress as Report
@@ -21,13 +23,34 @@ from nas_core.train import Progress as Report
 from ._ui import console
 
 
-def progress_bar(*status: ProgressColumn, elapsed: bool = False) -> Progress:
+def progress_bar(*status: ProgressColumn, elapsed: bool = False, remaining: bool | None = None) -> Progress:
     """Description, bar, done/total, then ``status`` columns (default: the task's ``status`` field),
-    then time remaining (or elapsed, where the total may still grow)."""
+    then the time: remaining by default; ``elapsed`` where the total may still grow; both with
+    ``elapsed=True, remaining=True`` ("1:02 elapsed, ~3:10 left")."""
     status = status or (TextColumn("{task.fields[status]}"),)
-    clock = TimeElapsedColumn() if elapsed else TimeRemainingColumn()
+    remaining = not elapsed if remaining is None else remaining
+    clock = ElapsedAndLeft() if elapsed and remaining else TimeElapsedColumn() if elapsed else TimeRemainingColumn()
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), *status, clock,
                     console=console)
+
+
+class ElapsedAndLeft(ProgressColumn):
+    """``1:02 elapsed, ~3:10 left``: the time so far and rich's estimate of the rest (from the
+    recent rate; ``?`` until there is one)."""
+
+    def render(self, task: Task) -> Text:
+        spent = task.finished_time if task.finished else task.elapsed
+        left = "done" if task.finished else _clock(task.time_remaining, "~{} left", "? left")
+        return Text(f"{_clock(spent, '{} elapsed', '-:--')}, {left}", style="progress.remaining")
+
+
+def _clock(seconds: float | None, form: str, unknown: str) -> str:
+    """``seconds`` as ``m:ss`` (``h:mm:ss`` from an hour) put into ``form``; ``unknown`` if None."""
+    if seconds is None:
+        return unknown
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return form.format(f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}")
 
 
 class RichProgress(Callback):

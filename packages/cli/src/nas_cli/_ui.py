@@ -2,25 +2,57 @@
 
 The library raises :class:`~nas_core.errors.InputError` with advice that names its *arguments*
 (``{batch_size}``, ``{data_dir=DIR}``); :func:`user_errors` prints it with our *flags*
-(``--batch-size``, ``--data-dir DIR``) on one line and exits with code 2.
+(``--batch-size``, ``--data-dir DIR``) on one line and exits with code 2; Ctrl+C says how to
+resume and exits with code 130.
+
+Output to a file or a CI log is not cut at 80 columns (rich's width where there is no terminal):
+the consoles are :data:`WIDE` there, and as wide as the terminal on one.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import typer
-from rich.console import Console
+from rich import filesize
+from rich.console import Console, ConsoleDimensions
+from rich.errors import LiveError
 from rich.markup import escape
+from rich.progress import BarColumn, DownloadColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
+from rich.rule import Rule
+from rich.table import Table
+from rich.text import Text
 
 from nas_core import get_space
 from nas_core.errors import InputError
 from nas_core.train import TrainingDiverged
 
-console = Console()
-err_console = Console(stderr=True)
+WIDE = 1000  # columns when the output is not a terminal: long lines stay whole in files and CI logs
+RULE_WIDTH = 80  # columns of a section rule when the output is not a terminal
+RESUME = "re-run the same command to continue (checkpoints are kept)"
+
+
+class _Console(Console):
+    """rich's Console, :data:`WIDE` when its output is not a terminal (where rich would take 80
+    columns) unless ``$COLUMNS`` says otherwise; on a terminal, the terminal's width."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        size = Console.size.fget(self)
+        if self.is_terminal or os.environ.get("COLUMNS", "").isdigit():
+            return size
+        return ConsoleDimensions(WIDE, size.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)
+
+
+console = _Console()
+err_console = _Console(stderr=True)
 
 # Library arguments whose flag is not simply --<name with dashes>.
 FLAGS = {"out_dir": "--out", "top_k": "--top", "image_size": "--image-size"}
@@ -38,9 +70,67 @@ def flag(argument: str, value: str | None = None) -> str:
     return f"{name} {value.strip(chr(39) + chr(34))}"
 
 
-def note(message: str) -> None:
-    """A dim line of information (data read, steps skipped, ...)."""
-    console.print(f"[dim]{escape(message)}[/]", highlight=False)
+class Notes:
+    """:data:`note`, the ``log`` the commands give the library: ``note(message)`` prints a dim line
+    of information (data read, steps skipped, ...); ``note.progress(done, total)``, which
+    ``load_data`` finds on its ``log``, draws a download's bar with its size and rate."""
+
+    def __init__(self):
+        self.bar: Progress | None = None
+
+    def __call__(self, message: str) -> None:
+        console.print(f"[dim]{escape(message)}[/]", highlight=False)
+
+    def progress(self, done: int, total: int | None) -> None:
+        """Bytes of the file being downloaded (``nas_core.data.DownloadProgress``)."""
+        if done == 0 or self.bar is None:
+            self._start()
+        if self.bar is not None:
+            self.bar.update(self.bar.task_ids[0], completed=done, total=total)
+            if total is not None and done >= total:
+                self.stop()
+
+    def stop(self) -> None:
+        """Stop drawing the bar (a download that ended or failed)."""
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+
+    def _start(self) -> None:
+        self.stop()
+        bar = Progress(TextColumn("[bold]download"), BarColumn(), DownloadColumn(), _Rate(), TimeRemainingColumn(),
+                       console=console)
+        bar.add_task("download", total=None)
+        try:
+            bar.start()
+        except LiveError:  # another bar is drawn (rich < 14 draws one at a time): the notes say it
+            return
+        self.bar = bar
+
+
+class _Rate(ProgressColumn):
+    """Bytes per second: rich's recent rate, else the average (a small file comes in one chunk)."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed or (task.completed / task.elapsed if task.elapsed else None)
+        return Text("?" if speed is None else f"{filesize.decimal(int(speed))}/s", style="progress.data.speed")
+
+
+note = Notes()
+
+
+def summary_table(title: str) -> Table:
+    """A two-column table of named figures (no header row); long values (an architecture, a
+    path) are folded where the terminal is narrow, never cut."""
+    table = Table(show_header=False, title=title)
+    table.add_column()
+    table.add_column(overflow="fold")
+    return table
+
+
+def rule(title: str) -> None:
+    """A section line: as wide as the terminal, :data:`RULE_WIDTH` in a file or log."""
+    console.print(Rule(title), width=None if console.is_terminal else RULE_WIDTH)
 
 
 def error(label: str, message: str, code: int) -> typer.Exit:
@@ -80,10 +170,16 @@ def print_config(config) -> None:
 
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn the library's user-facing errors into one-line messages: exit 2 (1 if training diverged)."""
+    """Turn the library's user-facing errors into one-line messages: exit 2 (1 if training diverged);
+    Ctrl+C prints how to resume and exits 130. Progress bars are stopped by the callers' ``finally``."""
     try:
-        yield
+        try:
+            yield
+        finally:
+            note.stop()  # a download's bar, so that the message prints below it
     except InputError as e:
         raise fail(e.render(flag)) from None
     except TrainingDiverged as e:
         raise error("training stopped", str(e), 1) from None
+    except KeyboardInterrupt:
+        raise error("interrupted", RESUME, 130) from None

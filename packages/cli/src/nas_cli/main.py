@@ -1,11 +1,15 @@
-"""The `nas` command: assembles the command groups (`nas --help`)."""
+"""The `nas` command: assembles the command groups (`nas --help` or `-h`, `nas --version`, shell
+completion with `nas --install-completion`)."""
 
 from __future__ import annotations
+
+from typing import Annotated
 
 import optuna
 import typer
 
 from nas_core import reuse_freed_memory
+from nas_core.run_info import versions
 
 from .commands import space, supernet
 from .commands.correlate import ablate, correlate
@@ -20,12 +24,25 @@ app = typer.Typer(
     help="One-shot neural architecture search (Bender et al., ICML 2018).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
+    context_settings={"help_option_names": ["-h", "--help"]},  # every command: the context is inherited
 )
+VERSIONS = ("nas-cli", "nas-core", "nas-export", "torch")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        found = versions()
+        typer.echo(" ".join(f"{name} {found[name] or 'not installed'}" for name in VERSIONS))
+        raise typer.Exit()
 
 
 @app.callback()
-def _setup() -> None:
+def _setup(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="Print the versions of nas-cli, nas-core, nas-export and torch, "
+                                               "and exit.")] = False,
+) -> None:
     """One-shot neural architecture search (Bender et al., ICML 2018)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # our progress bars say what happens
     reuse_freed_memory()  # glibc: 15-26% faster CPU scoring (nas_core/memory.py; NAS_DEFAULT_MALLOC=1: off)

@@ -147,24 +147,45 @@ def count_flops(module: nn.Module, input_shape: tuple[int, int, int]) -> int:
 
 
 @torch.no_grad()
-def measure_latency(module: nn.Module, input_shape: tuple[int, int, int], repeats: int = 20) -> float:
-    """Median milliseconds of one forward pass at batch 1 on this machine (after 3 warm-up runs)."""
-    was_training = module.training
+def median_ms(call, repeats: int = 20, warmup: int = 5) -> float:
+    """Median milliseconds of ``call()`` over ``repeats`` calls, after ``warmup`` untimed ones (they
+    fill caches, pick kernels and allocate buffers; the median ignores stray slow calls)."""
+    for _ in range(warmup):
+        call()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def measure_latency(module: nn.Module, input_shape: tuple[int, int, int], repeats: int = 20, warmup: int = 5,
+                    threads: int | None = 1) -> float:
+    """Median milliseconds of one forward pass at batch 1 on this machine: inference mode, after
+    ``warmup`` passes, with ``threads`` intra-op CPU threads (restored afterwards; None: as set).
+
+    One thread by default: batch-1 latency of a small network is then comparable between
+    architectures and between runs (no thread-pool start-up, no contention with other work) and
+    stands for a one-core deployment target."""
+    was_training, before = module.training, torch.get_num_threads()
     module.eval()
     p = next(module.parameters())
     x = torch.zeros(1, *input_shape, device=p.device, dtype=p.dtype)
-    times = []
-    for i in range(repeats + 3):
-        if p.device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
+    sync = torch.cuda.synchronize if p.device.type == "cuda" else (lambda: None)
+
+    def forward() -> None:
         module(x)
-        if p.device.type == "cuda":
-            torch.cuda.synchronize()
-        if i >= 3:
-            times.append((time.perf_counter() - start) * 1000)
-    module.train(was_training)
-    return statistics.median(times)
+        sync()
+
+    try:
+        if threads is not None:
+            torch.set_num_threads(threads)
+        with torch.inference_mode():
+            return median_ms(forward, repeats, warmup)
+    finally:
+        torch.set_num_threads(before)
+        module.train(was_training)
 
 
 def arch_cost(arch: Architecture, config: NetworkConfig, image_size: int) -> dict[str, int]:

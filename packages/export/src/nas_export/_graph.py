@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from ._errors import ExportError
-from ._metadata import INPUT_NAME, OUTPUT_NAME, ModelInfo
+from ._metadata import INPUT_NAME, MODEL_VERSION, OUTPUT_NAME, ModelInfo
 
 DEFAULT_OPSET = 18
 
@@ -69,10 +69,13 @@ def _strip_debug_info(proto: onnx.ModelProto) -> None:
 
 
 def set_metadata(proto: onnx.ModelProto, info: ModelInfo) -> None:
-    """Replace our ``nas.*`` keys of ``proto``'s metadata by ``info``'s (other keys stay)."""
+    """Replace our ``nas.*`` keys of ``proto``'s metadata by ``info``'s (other keys stay), and set
+    the model's ``doc_string`` and ``model_version`` (what generic tools show)."""
     kept = {p.key: p.value for p in proto.metadata_props if not p.key.startswith("nas.")}
     del proto.metadata_props[:]
     onnx.helper.set_model_props(proto, {**kept, **info.to_metadata()})
+    proto.doc_string = info.description()
+    proto.model_version = MODEL_VERSION
 
 
 @contextmanager

@@ -4,6 +4,8 @@ Every key starts with ``nas.``; values are strings (JSON where structured). A re
 other file: the architecture, class names, input size and channels, the data set and its
 normalisation constants (already applied inside the graph), and two versions: ``nas.format_version``
 (of this layout; readers refuse newer ones) and ``nas.export_version`` (of the nas-export package).
+The ONNX fields a generic tool shows (Netron, onnxruntime's ``get_modelmeta()``) say it in words:
+``doc_string`` (:meth:`ModelInfo.description`) and ``model_version`` (:data:`MODEL_VERSION`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from ._errors import ExportError
 from ._version import __version__
 
 FORMAT_VERSION = 1
+# ONNX ``model_version`` (int64): the version of the file's contract (input, output, metadata
+# layout), i.e. FORMAT_VERSION, so a deployment can refuse files it was not written for.
+MODEL_VERSION = FORMAT_VERSION
 INPUT_NAME = "images"  # uint8 (B, C, H, W), 0-255
 OUTPUT_NAME = "logits"  # float32 (B, num_classes)
 INPUT_FORMAT = "uint8 NCHW, 0-255; scaling and per-channel normalisation happen inside the graph"
@@ -70,6 +75,17 @@ class ModelInfo:
                        tuple(result["std"]), result["data"])
         except (KeyError, TypeError, ValueError) as e:
             raise ExportError(f"result.json: missing or invalid field ({e})") from None
+
+    def description(self) -> str:
+        """The ONNX ``doc_string``: what the file is and how to feed and read it, in words."""
+        kind = {1: "grayscale", 3: "RGB"}.get(self.channels, f"{self.channels}-channel")
+        quantized = ", int8 (QDQ)" if self.quantization == "int8" else ""
+        return (f"oneshot-nas image classifier, architecture {self.arch_id}, trained on {self.dataset}"
+                f"{quantized}. Input {INPUT_NAME!r}: uint8 NCHW (batch, {self.channels}, {self.input_size}, "
+                f"{self.input_size}), {kind} pixels 0-255; scaling and normalisation happen inside the "
+                f"graph. Output {OUTPUT_NAME!r}: float32 (batch, {len(self.classes)}) logits; softmax gives "
+                "class probabilities, the class names are the JSON list in metadata nas.classes. "
+                "Found by one-shot architecture search (Bender et al., ICML 2018).")
 
     def to_metadata(self) -> dict[str, str]:
         """``metadata_props`` of the ONNX file (all values strings)."""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
-from nas_cli._ui import UserError, console, user_errors
+from nas_cli._ui import UserError, console, err_console, user_errors
 
 INSTALL = "pip install 'nas-cli[dashboard]' (or: pip install optuna-dashboard)"
 
@@ -22,15 +24,32 @@ def storage_of(run_dir: Path) -> str:
 
 def dashboard(
     run_dir: Annotated[Path, typer.Argument(help="A `nas run` directory.")],
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8080,
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    host: Annotated[str, typer.Option(help="Address to bind: 127.0.0.1 (this machine only), or e.g. "
+                                           "0.0.0.0 to let other machines connect.")] = "127.0.0.1",
     storage: Annotated[str | None, typer.Option(help="Any Optuna storage URL instead of the run's.")] = None,
 ) -> None:
-    """Start optuna-dashboard on the run's study, bound to 127.0.0.1, and print its URL."""
+    """Start optuna-dashboard on the run's study, bound to 127.0.0.1 unless --host says otherwise,
+    and print its URL."""
     with user_errors():
         url = storage or storage_of(run_dir)
         try:
             from optuna_dashboard import run_server
         except ImportError:
             raise UserError(f"optuna-dashboard is not installed: {INSTALL}") from None
-        console.print(f"optuna-dashboard: http://127.0.0.1:{port}/  (Ctrl+C to stop)")
-        run_server(url, host="127.0.0.1", port=port)
+        if not is_loopback(host):
+            err_console.print(f"[yellow]warning:[/] binding to {escape(host)}: anyone who can reach this machine "
+                              "can read and change the study (optuna-dashboard has no login)", highlight=False)
+        shown = f"[{host}]" if ":" in host else host  # IPv6 in URLs
+        console.print(escape(f"optuna-dashboard: http://{shown}:{port}/  (Ctrl+C to stop)"), highlight=False)
+        run_server(url, host=host, port=port)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only accepts connections from this machine (localhost, 127.0.0.0/8, ::1)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to any address
+        return False

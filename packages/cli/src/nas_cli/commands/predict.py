@@ -15,6 +15,7 @@ from nas_cli import _options as o
 from nas_cli._progress import progress_bar
 from nas_cli._ui import UserError, console, note
 from nas_cli.commands.export import export_errors
+from nas_core.data import dataset_shape
 
 
 def predict(
@@ -57,8 +58,9 @@ def _classify(classifier, paths: list[Path], top_k: int) -> None:
 
 def _evaluate(classifier, dataset: str, split: str, data_dir: Path | None, subset: int | None,
               batch_size: int) -> None:
+    check_shape(classifier, dataset)
     data = o.data_spec(dataset, data_dir, subset, seed=0, image_size=classifier.input_size).load(split, note)
-    classifier.check_images(data.images[:1])  # channels, before the progress bar starts
+    classifier.check_images(data.images[:1])  # a folder's channels are known only now
     if tuple(data.classes) != tuple(classifier.classes):
         note(f"the classes of {data.name} differ from the model's ({classifier.info.dataset}): "
              "accuracy compares class indices")
@@ -70,6 +72,23 @@ def _evaluate(classifier, dataset: str, split: str, data_dir: Path | None, subse
     console.print(f"accuracy {found['accuracy']:.4f} on {found['images']:,} {data.name} {split} images, "
                   f"{found['images_per_s']:,.0f} images/s ({classifier.providers[0]}, batch {batch_size})",
                   highlight=False)
+
+
+def check_shape(classifier, dataset: str) -> None:
+    """Before anything is read or downloaded: the data set's images must have the model's
+    channels (exit 2). Their size need not match: they are resized to the model's (a note)."""
+    shape = dataset_shape(dataset)  # None for a folder: checked once its images are read
+    if shape is None:
+        return
+    channels, size = shape
+    if channels != classifier.channels:
+        kind = {1: "grayscale", 3: "RGB"}
+        raise UserError(f"{classifier.path.name} takes {classifier.channels}-channel images "
+                        f"({kind.get(classifier.channels, '?')}), {dataset} has {channels} "
+                        f"({kind.get(channels, '?')}): it was trained on {classifier.info.dataset}")
+    if size != classifier.input_size:
+        note(f"{dataset}: {size}x{size} images resized to the model's {classifier.input_size}x"
+             f"{classifier.input_size}")
 
 
 class _Rate(ProgressColumn):

@@ -6,16 +6,29 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from nas_cli import _options as o
 from nas_cli._progress import RichProgress, progress_bar
-from nas_cli._ui import console, get_space_or_fail, make_config, note, user_errors
-from nas_cli.pipeline import PHASES, PROFILES, Pipeline, PipelineUI, run_config
+from nas_cli._ui import console, get_space_or_fail, note, rule, summary_table, user_errors
+from nas_cli.pipeline import (
+    PHASES,
+    PROFILES,
+    Pipeline,
+    PipelineUI,
+    clear_run_dir,
+    data_caps,
+    default_out,
+    link_latest,
+    load_run_config,
+    run_name,
+    to_toml,
+)
 from nas_cli.search import COSTS, SAMPLERS, open_storage
 
 
 class RichPipelineUI(PipelineUI):
+    note = staticmethod(note)  # the CLI's log itself: it also draws download bars (``note.progress``)
+
     def __init__(self):
         self.bars: list = []
         self.search_bar = None
@@ -24,10 +37,7 @@ class RichPipelineUI(PipelineUI):
     def phase(self, name: str, skipped: bool = False) -> None:
         self.stop()
         step = f"{PHASES.index(name) + 1}/{len(PHASES)} {name}"
-        console.rule(f"[bold]{step}[/]" + (" [dim](done before, skipped)[/]" if skipped else ""))
-
-    def note(self, message: str) -> None:
-        note(message)
+        rule(f"[bold]{step}[/]" + (" [dim](done before, skipped)[/]" if skipped else ""))
 
     def trainer(self, title: str) -> list:
         bar = RichProgress(title)
@@ -35,10 +45,10 @@ class RichPipelineUI(PipelineUI):
         return [bar]
 
     def trial(self, done: int, total: int, figures: dict) -> None:
-        if self.search_bar is None:
-            self.search_bar = progress_bar(elapsed=True)
+        if self.search_bar is None:  # from the trials done before, so the rate (and ETA) is this run's
+            self.search_bar = progress_bar(elapsed=True, remaining=True)
             self.search_bar.start()
-            self.task = self.search_bar.add_task("search", total=total, status="")
+            self.task = self.search_bar.add_task("search", total=total, completed=done, status="")
         acc = figures.get("one_shot_accuracy")
         if acc is not None:
             self.best = max(self.best, acc)
@@ -55,51 +65,104 @@ class RichPipelineUI(PipelineUI):
 
 
 def run(
+    config_file: Annotated[Path | None, typer.Option("--config", dir_okay=False, help="A TOML file of settings "
+                                                    "(tables data, supernet, search, standalone; "
+                                                    "--show-config prints one).")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", metavar="KEY=VALUE", help="Any setting, over the "
+                                                  "file: --set supernet.dropout_rate=0.2 (repeatable; the "
+                                                  "value is read as TOML).")] = None,
+    show_config: Annotated[bool, typer.Option("--show-config", help="Print the resolved settings as TOML "
+                                              "(save them, pass them back with --config) and exit.")] = False,
+    profile: Annotated[str | None, typer.Option(help=f"Base settings: {', '.join(PROFILES)} (default quick, a "
+                                                "CPU demo in minutes; paper: CIFAR-10 at the paper's scale, for "
+                                                "a GPU).")] = None,
     dataset: Annotated[str | None, typer.Option(help="Data set (default: the profile's; quick: "
                                                    "fashion-mnist).")] = None,
-    profile: Annotated[str, typer.Option(help=f"Settings: {', '.join(PROFILES)} (quick: a CPU demo in "
-                                         "minutes; paper: CIFAR-10 at the paper's scale, for a GPU).")] = "quick",
-    sampler: Annotated[str, typer.Option(help="; ".join(f"{k}: {v.help}" for k, v in SAMPLERS.items()))] = "random",
+    sampler: Annotated[str | None, typer.Option(help="; ".join(f"{k}: {v.help}" for k, v in SAMPLERS.items())
+                                                + " (default: random).")] = None,
     trials: Annotated[int | None, typer.Option(help="Architectures to score (default: the profile's).")] = None,
     top: Annotated[int | None, typer.Option("--top", help="Best architectures to train from scratch "
                                                "(default: the profile's).")] = None,
     cost: Annotated[str | None, typer.Option(help=f"Second objective, minimised: {', '.join(COSTS)} "
                                                 "(nsga2/motpe default to params).")] = None,
-    pick: Annotated[str, typer.Option(help="Which finalist is deployed: accuracy (best val accuracy), "
-                                           "smallest-within:P% (fewest params within P points of the best), "
-                                           "max-latency-ms:T (best val accuracy at most T ms).")] = "accuracy",
-    out: Annotated[Path, typer.Option(help="Run directory (re-run the same command to resume).")] = Path("runs/latest"),
+    pick: Annotated[str | None, typer.Option(help="Which finalist is deployed: accuracy (best val accuracy, "
+                                                  "the default), smallest-within:P% (fewest params within P "
+                                                  "points of the best), max-latency-ms:T (best val accuracy "
+                                                  "at most T ms).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Run directory (default: a new runs/<dataset>-<profile>-<date>, "
+                                                  "linked as runs/latest; re-run with the same --out to "
+                                                  "resume).")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Delete what the run directory holds and "
+                                            "start afresh.")] = False,
     data_dir: o.DataDir = None,
+    subset: Annotated[int | None, typer.Option(min=1, help="Use only N images of each split, classes balanced "
+                                                  "(default: the profile's; quick: 5,000 / 1,000 / 1,000).")] = None,
+    image_size: o.ImageSize = None,
     space: Annotated[str | None, typer.Option(help="Search space (default: bender2018).")] = None,
-    workers: Annotated[int, typer.Option(help="Search processes on this machine.")] = 1,
+    supernet_epochs: Annotated[float | None, typer.Option(min=0.0, help="Epochs of the one-shot model "
+                                                          "(default: the profile's).")] = None,
+    standalone_epochs: Annotated[float | None, typer.Option(min=0.0, help="Epochs of each finalist "
+                                                            "(default: the profile's).")] = None,
+    width: Annotated[int | None, typer.Option(min=2, help="F, channels of the first stack, of the one-shot "
+                                                 "model and the finalists.")] = None,
+    batch_size: Annotated[int | None, typer.Option(min=1, help="Examples per step, one-shot model and "
+                                                      "finalists (a multiple of --ghost-batch).")] = None,
+    dropout_rate: Annotated[float | None, typer.Option(min=0.0, help="Path-dropout rate r of the "
+                                                          "one-shot model (Sec. 3.2; quick: 0.1).")] = None,
+    ghost_batch: Annotated[int | None, typer.Option(min=1, help="Examples per ghost batch: own dropout masks "
+                                                       "and batch-norm statistics.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Search processes on this machine (default 1).")] = None,
     storage: Annotated[str | None, typer.Option(help="Optuna storage URL (default: SQLite in the run "
                                                    "directory; PostgreSQL for many machines).")] = None,
-    study: Annotated[str, typer.Option(help="Optuna study name in the storage.")] = "oneshot",
-    seed: o.Seed = 0,
-    device: o.Device = "auto",
+    study: Annotated[str | None, typer.Option(help="Optuna study name in the storage (default: the run "
+                                                 "directory's name).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seeds weights, data split and order, augmentation, masks, "
+                                                "the sampler (default 0).")] = None,
+    device: Annotated[str | None, typer.Option(help="auto (default), cpu, cuda or cuda:N.")] = None,
 ) -> None:
-    """Run the whole method: one-shot model -> search -> train the best -> ONNX -> report."""
+    """Run the whole method: one-shot model -> search -> train the best -> ONNX -> report.
+
+    Settings, each layer over the one before: the profile, the --config file, --set, the named options."""
+    options = {"dataset": dataset, "data_dir": str(data_dir) if data_dir else None, "subset": subset,
+               "image_size": image_size, "space": space, "supernet_epochs": supernet_epochs,
+               "dropout_rate": dropout_rate, "ghost_batch": ghost_batch, "width": width, "batch_size": batch_size,
+               "sampler": sampler, "trials": trials, "cost": cost, "workers": workers, "storage": storage,
+               "study": study, "standalone_epochs": standalone_epochs, "top_k": top, "pick": pick, "seed": seed,
+               "device": device}
     ui = RichPipelineUI()
     with user_errors():
-        config = make_config(run_config, profile=profile, dataset=dataset,
-                             data_dir=str(data_dir) if data_dir else None, space=space, sampler=sampler,
-                             trials=trials, top_k=top, cost=cost, seed=seed, workers=workers, storage=storage,
-                             study=study, device=device, pick=pick)
+        config = load_run_config(config_file, set_ or (), profile=profile, **options)
+        if show_config:
+            typer.echo(to_toml(config), nl=False)
+            return
         get_space_or_fail(config.space)
-        if storage:
-            open_storage(storage)  # fail now, not after training the one-shot model
-        console.print(f"[bold]nas run[/] {config.profile} profile: {config.data.dataset}, space {config.space}, "
-                      f"{config.search.trials} trials ({config.search.sampler}), top {config.top_k} -> {out}")
+        if config.search.storage:
+            open_storage(config.search.storage)  # fail now, not after training the one-shot model
+        run_dir = out or default_out(config)
+        if overwrite:
+            clear_run_dir(run_dir)
+        config = load_run_config(config_file, set_ or (), profile=profile, run_name=run_name(run_dir), **options)
+        where = str(run_dir)
+        if out is None:
+            run_dir.mkdir(parents=True)
+            unlinked = link_latest(run_dir)
+            where += f" ({run_dir.parent / 'latest'})" if unlinked is None else ""
+        caps = data_caps(config.data)
+        console.print(f"[bold]nas run[/] {config.profile} profile: {config.data.dataset}"
+                      f"{f' (capped: {caps})' if caps else ''}, space {config.space}, {config.search.trials} "
+                      f"trials ({config.search.sampler}), top {config.top_k} -> {where}")
+        if out is None and unlinked:
+            note(f"{unlinked}; resume this run with --out {run_dir}")
         try:
-            summary = Pipeline(out, config, ui).run()
+            summary = Pipeline(run_dir, config, ui).run()
         finally:
             ui.stop()
-    _table(summary, out)
+    _table(summary, run_dir)
 
 
 def _table(summary: dict, out: Path) -> None:
     best = summary["best"]
-    table = Table("", "", title="nas run: best architecture")
+    table = summary_table("nas run: best architecture")
     table.add_row("architecture", f"{best['arch_id']}  {best['arch_string']}")
     table.add_row("one-shot accuracy", f"{best['one_shot_accuracy']:.4f}")
     table.add_row("stand-alone val accuracy", f"{best['val_accuracy']:.4f}")
@@ -107,7 +170,8 @@ def _table(summary: dict, out: Path) -> None:
         table.add_row("stand-alone test accuracy", f"{best['test_accuracy']:.4f}")
     table.add_row("params / FLOPs", f"{best['params']:,} / {best['flops']:,}")
     onnx = summary["onnx"]
-    table.add_row("ONNX", onnx["path"] if onnx else "skipped (nas-export not installed)")
-    table.add_row("seconds per phase", ", ".join(f"{k} {v:.0f}" for k, v in summary["seconds"].items() if v))
+    table.add_row("ONNX", str(out / onnx["path"]) if onnx else "skipped (nas-export not installed)")
+    seconds = summary["seconds"]
+    table.add_row("seconds per phase", ", ".join(f"{p} {seconds[p]:.0f}" for p in PHASES if seconds.get(p)))
     table.add_row("report", str(out / "report.md"))
     console.print(table)

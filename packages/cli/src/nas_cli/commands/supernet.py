@@ -6,11 +6,10 @@ from dataclasses import asdict
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from nas_cli import _options as o
 from nas_cli._progress import RichProgress, training_progress
-from nas_cli._ui import console, get_space_or_fail, make_config, note, print_config, user_errors
+from nas_cli._ui import console, get_space_or_fail, make_config, note, print_config, summary_table, user_errors
 from nas_core.train import SupernetConfig, latest_checkpoint, train_supernet
 
 app = typer.Typer(help="Train the one-shot model (the weight-sharing supernet).", no_args_is_help=True)
@@ -64,7 +63,7 @@ def train(
 
 
 def _summary(out, progress: RichProgress) -> None:
-    table = Table("", "", title="one-shot model trained")
+    table = summary_table("one-shot model trained")
     last = progress.last
     if last is not None:
         table.add_row("steps", f"{last.step:,}")

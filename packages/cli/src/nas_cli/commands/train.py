@@ -7,11 +7,19 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from nas_cli import _options as o
 from nas_cli._progress import training_progress
-from nas_cli._ui import UserError, console, get_space_or_fail, make_config, note, print_config, user_errors
+from nas_cli._ui import (
+    UserError,
+    console,
+    get_space_or_fail,
+    make_config,
+    note,
+    print_config,
+    summary_table,
+    user_errors,
+)
 from nas_core import Architecture
 from nas_core.train import StandaloneConfig, train_standalone
 
@@ -74,7 +82,7 @@ def train(
 
 
 def _summary(result: dict, out: Path) -> None:
-    table = Table("", "", title=f"stand-alone {result['arch_id']}")
+    table = summary_table(f"stand-alone {result['arch_id']}")
     table.add_row("val accuracy", f"{result['val']['accuracy']:.4f}")
     if result["test"] is not None:
         table.add_row("test accuracy", f"{result['test']['accuracy']:.4f}")

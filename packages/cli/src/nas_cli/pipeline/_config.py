@@ -47,6 +47,36 @@ class RunConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, settings: dict) -> RunConfig:
+        """The inverse of :meth:`to_dict`. A part's failed check is an :class:`InputError` that
+        names the part (``supernet: batch_size 48 must be a multiple of ghost_batch 32``)."""
+        parts = {}
+        for name, part in PARTS.items():
+            try:
+                parts[name] = part(**settings[name])
+            except InputError:
+                raise
+            except ValueError as e:  # TrainConfig's checks raise plain ValueErrors
+                raise InputError(f"{name}: {e}") from None
+        return cls(**{**settings, **parts})
+
+
+# The parts of a RunConfig, by field name (the sections of a config file, see _toml.py).
+PARTS: dict[str, type] = {"data": DataSpec, "supernet": SupernetConfig, "search": SearchConfig,
+                          "standalone": StandaloneConfig}
+
+
+def data_caps(data: DataSpec) -> str:
+    """How ``data`` caps its data set, for a run's header: ``5,000 train / 1,000 val / 1,000 test
+    images, 28 px``; empty if it uses every image at the data set's own size."""
+    caps = []
+    if data.subsets:
+        caps.append(" / ".join(f"{n:,} {split}" for split, n in data.subsets.items()) + " images")
+    if data.image_size is not None:
+        caps.append(f"{data.image_size} px")
+    return ", ".join(caps)
+
 
 def identity(settings: dict) -> dict:
     """Of a :meth:`RunConfig.to_dict`, the settings a run directory must have been started with

@@ -35,3 +35,36 @@ def parse_pick(text: str) -> PickRule:
     except ValueError:
         pass
     raise InputError(f"unknown pick rule {text!r}", hint=f"give {{pick}} as one of {', '.join(RULES)}")
+
+
+def pick_finalist(finalists: list[dict], rule: PickRule) -> dict:
+    """The finalist ``rule`` deploys. A finalist is a dict with ``rank`` (1: best one-shot
+    accuracy), stand-alone ``val_accuracy`` and ``params``, and ``latency_ms`` (onnxruntime, batch
+    1; None or absent where it was not measured). Ties go to the better one-shot rank.
+    An :class:`InputError` when ``max-latency-ms`` leaves no finalist."""
+    if rule.kind == "accuracy":
+        return max(finalists, key=_accuracy)
+    if rule.kind == "smallest-within":
+        best = max(f["val_accuracy"] for f in finalists)
+        near = [f for f in finalists if f["val_accuracy"] >= best - rule.value - 1e-9]
+        return min(near, key=lambda f: (f["params"], -f["val_accuracy"], f["rank"]))
+    return max(_within_latency(finalists, rule.value), key=_accuracy)
+
+
+def _accuracy(finalist: dict) -> tuple:
+    return finalist["val_accuracy"], -finalist["rank"]
+
+
+def _within_latency(finalists: list[dict], limit_ms: float) -> list[dict]:
+    timed = [f for f in finalists if f.get("latency_ms") is not None]
+    if not timed:
+        raise InputError(f"pick rule max-latency-ms:{limit_ms:g} needs the finalists' onnxruntime latency, "
+                         "and none was measured (nas-export is not installed)",
+                         hint="install nas-export, or choose another {pick}")
+    fast = [f for f in timed if f["latency_ms"] <= limit_ms]
+    if not fast:
+        fastest = min(timed, key=lambda f: f["latency_ms"])
+        raise InputError(f"no finalist runs within {limit_ms:g} ms on onnxruntime (the fastest, #{fastest['rank']}, "
+                         f"takes {fastest['latency_ms']:.3g} ms)",
+                         hint="give {pick} a larger max-latency-ms (the trained finalists are kept) or raise {top_k}")
+    return fast

@@ -4,11 +4,14 @@ Phases (Bender et al. 2018: Sec. 3.2, Sec. 4, then deployment), each a method of
 
 1. ``supernet``: train the one-shot model on the train split (``RUN/supernet``);
 2. ``search``: score ``trials`` architectures by one-shot accuracy on the val split (``RUN/search``);
-3. ``train``: train the ``top_k`` best from scratch (``RUN/standalone/<rank>-<arch id>``);
-4. ``export``: the best stand-alone network (by val accuracy) to ONNX (``RUN/best``), if nas-export
-   is installed;
+3. ``train``: train the ``top_k`` finalists from scratch (``RUN/standalone/<rank>-<arch id>``): the
+   best by one-shot accuracy, or with a cost objective K from the Pareto front; time each on
+   onnxruntime (``_latency.py``) and record the results on the study (``_record.py``);
+4. ``export``: the finalist the pick rule chooses (``_pick.py``; default: the best stand-alone val
+   accuracy) to ONNX (``RUN/best``), if nas-export is installed;
 5. ``report``: ``summary.json``, ``report.md`` and plots.
 
+Paths in ``pipeline.json``, ``summary.json`` and ``report.md`` are relative to the run folder.
 Each phase records itself in ``RUN/pipeline.json`` when it is done; re-running the same command
 after an interruption skips finished phases and resumes the unfinished one from its checkpoints.
 """
@@ -37,9 +40,13 @@ from nas_core.train import (
     train_supernet,
 )
 
-from ..search import best_architectures, default_storage, open_storage, open_study, run_search
+from ..search import best_architectures, budget_warning, default_storage, open_storage, open_study, run_search
 from ._config import RunConfig, identity
-from ._report import write_report
+from ._latency import SETTINGS as LATENCY_SETTINGS
+from ._latency import ort_latency_ms
+from ._pick import parse_pick, pick_finalist
+from ._record import describe_run, record_deployed, record_finalists
+from ._report import finalist_table, write_report
 
 PHASES = ("supernet", "search", "train", "export", "report")
 
@@ -55,6 +62,13 @@ class PipelineUI:
         return []
 
     def trial(self, done: int, total: int, figures: dict) -> None: ...
+
+    def table(self, title: str, header: list[str], rows: list[list[str]]) -> None:
+        """A small table (the finalists); by default as aligned :meth:`note` lines."""
+        widths = [max(len(str(c)) for c in column) for column in zip(header, *rows)]
+        self.note(title)
+        for row in (header, *rows):
+            self.note("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
 
 
 class Pipeline:
@@ -95,6 +109,9 @@ class Pipeline:
         if (self.config.search.trials, self.config.top_k) != (recorded["search"]["trials"], recorded["top_k"]):
             for name in PHASES[1:]:  # more trials or finalists: redo from the search on (scores are cached)
                 state["phases"].pop(name, None)
+        if self.config.pick != recorded.get("pick", "accuracy"):
+            for name in ("export", "report"):  # another rule may deploy another finalist
+                state["phases"].pop(name, None)
         state["config"] = self.config.to_dict()
         return state
 
@@ -106,53 +123,74 @@ class Pipeline:
         return self._splits[name]
 
     @property
+    def storage(self) -> optuna.storages.BaseStorage:
+        """Where the search's study lives (by default ``RUN/search/study.db``)."""
+        return open_storage(self.config.search.storage or default_storage(self.out / "search"))
+
+    @property
     def study(self) -> optuna.Study:
         """The Optuna study of the search phase."""
         search = self.config.search
-        storage = open_storage(search.storage or default_storage(self.out / "search"))
-        return open_study(storage, search.study, search.directions)
+        return open_study(self.storage, search.study, search.directions)
+
+    def path(self, path: Path) -> str:
+        """``path`` (inside the run folder) as summary.json and report.md write it: relative to the
+        run folder, never to the caller's working directory."""
+        return Path(path).relative_to(self.out).as_posix()
 
     def train_supernet(self) -> dict:
         """Phase 1 (Sec. 3.2): the one-shot model, with scheduled path dropout."""
         train_supernet(self.config.supernet, self.split("train"), self.out / "supernet", resume=True,
                        callbacks=self.ui.trainer("supernet"))
-        return {"dir": str(self.out / "supernet")}
+        return {"dir": "supernet"}
 
     def search(self) -> dict:
         """Phase 2 (Sec. 4): score ``trials`` architectures inside the one-shot model."""
-        total = self.config.search.trials
+        config, total = self.config, self.config.search.trials
+        warning = budget_warning(config.search.sampler, total)
+        if warning:
+            self.ui.note(warning)
         study = run_search(self.out / "search", self.out / "supernet", self.config.data, self.config.search,
                            on_trial=lambda t: self.ui.trial(t.number + 1, total, t.user_attrs),
                            on_count=lambda n: self.ui.trial(n, total, {}))
-        return {"study": study.study_name}
+        describe_run(study, dataset=config.data.dataset, profile=config.profile, space=config.space, run_dir=self.out)
+        return {"study": study.study_name, "warnings": [warning] if warning else []}
 
     def train_finalists(self) -> dict:
-        """Phase 3 (Sec. 4): the ``top_k`` best by one-shot accuracy, trained from scratch."""
-        finalists = []
-        for rank, (arch, figures) in enumerate(best_architectures(self.study, self.config.top_k), start=1):
+        """Phase 3 (Sec. 4): the ``top_k`` finalists (the best by one-shot accuracy, or the Pareto front
+        with a cost objective) trained from scratch, each with its onnxruntime latency; the results
+        are recorded on the study (``_record.py``)."""
+        finalists, study = [], self.study
+        for rank, (arch, figures) in enumerate(best_architectures(study, self.config.top_k), start=1):
             folder = self.out / "standalone" / f"{rank}-{arch.id}"
             if not (folder / "result.json").exists():
                 train_standalone(arch, self.config.standalone, self.split("train"), self.split("val"), folder,
                                  test=self.split("test"), resume=True,
                                  callbacks=self.ui.trainer(f"train #{rank} {arch.id}"))
             result = json.loads((folder / "result.json").read_text())
-            finalists.append({"rank": rank, "dir": str(folder), "one_shot": figures, **_figures(result)})
+            latency = ort_latency_ms(folder, self.split("val").images)
+            finalists.append({"rank": rank, "dir": self.path(folder), "one_shot": figures, **_figures(result),
+                              "latency_ms": latency})
+        record_finalists(study, self.storage, finalists, self.out, self.config.space, self.config.search.objective_cost)
         return {"finalists": finalists}
 
     def export(self) -> dict:
-        """Copy the best finalist (by val accuracy) to ``best/`` and export it to ONNX."""
-        best_dir = self.out / "best"
+        """Copy the finalist the pick rule chooses to ``best/`` and export it to ONNX."""
+        best, best_dir = self.best, self.out / "best"
+        header, rows = finalist_table(self.state["phases"]["train"]["finalists"], best["rank"])
+        self.ui.table(f"finalists (deployed: #{best['rank']}, pick rule {self.config.pick})", header, rows)
+        record_deployed(self.study, best, self.config.pick, self.out)
         if best_dir.exists():
             shutil.rmtree(best_dir)
-        shutil.copytree(self.best["dir"], best_dir, ignore=shutil.ignore_patterns("checkpoints"))
+        shutil.copytree(self.out / best["dir"], best_dir, ignore=shutil.ignore_patterns("checkpoints"))
         try:
             import nas_export  # optional package
         except ImportError:
             self.ui.note("nas-export is not installed: ONNX export skipped (pip install -e packages/export)")
             return {"onnx": None}
-        report = nas_export.export_onnx(best_dir, best_dir / "model.onnx", images=self.split("val"),
-                                       log=self.ui.note)
-        return {"onnx": _deployment(report)}
+        report = nas_export.export_onnx(best_dir.resolve(), best_dir.resolve() / "model.onnx",
+                                       images=self.split("val"), log=self.ui.note)
+        return {"onnx": {**_deployment(report), "path": self.path(best_dir / "model.onnx")}}
 
     def report(self) -> dict:
         """``summary.json``, ``report.md`` and the plots."""
@@ -163,32 +201,37 @@ class Pipeline:
 
     @property
     def best(self) -> dict:
-        """The finalist deployed: the best stand-alone val accuracy (ties: the better one-shot rank)."""
-        finalists = self.state["phases"]["train"]["finalists"]
-        return max(finalists, key=lambda f: (f["val_accuracy"], -f["rank"]))
+        """The finalist deployed: the one ``config.pick`` chooses (``_pick.py``; by default the best
+        stand-alone val accuracy, ties: the better one-shot rank)."""
+        return pick_finalist(self.state["phases"]["train"]["finalists"], parse_pick(self.config.pick))
 
     def summary(self) -> dict:
         config, phases, best = self.config, self.state["phases"], self.best
-        result = json.loads((Path(best["dir"]) / "result.json").read_text())
+        result = json.loads((self.out / best["dir"] / "result.json").read_text())
         supernet_state = read_state(latest_checkpoint(self.out / "supernet"))
         return {
             "dataset": config.data.dataset, "profile": config.profile, "space": config.space,
             "sampler": config.search.sampler, "trials": config.search.trials, "top_k": config.top_k,
-            "cost": config.search.cost,
+            "cost": config.search.objective_cost, "pick": config.pick,
+            "pareto": len(config.search.directions) > 1,  # the finalists are (from) the Pareto front
             "best": {
                 "arch": result["arch"], "arch_id": result["arch_id"], "arch_string": result["arch_string"],
                 "one_shot_accuracy": best["one_shot"]["one_shot_accuracy"],
                 "val_accuracy": best["val_accuracy"], "test_accuracy": best["test_accuracy"],
-                "params": best["params"], "flops": best["flops"], "dir": str(self.out / "best"),
+                "params": best["params"], "flops": best["flops"], "latency_ms": best.get("latency_ms"),
+                "rank": best["rank"], "dir": "best",
             },
-            "finalists": phases["train"]["finalists"],
+            "finalists": [{**f, "deployed": f["rank"] == best["rank"]} for f in phases["train"]["finalists"]],
+            "latency": LATENCY_SETTINGS,
+            "warnings": phases.get("search", {}).get("warnings", []),
+            "study": phases.get("search", {}).get("study"),
             "onnx": phases.get("export", {}).get("onnx"),
             "supernet": {"steps": supernet_state["step"], "config": supernet_state["config"]},
             "seconds": {name: phases.get(name, {}).get("seconds") for name in PHASES},
             "device": str(resolve_device(config.search.device)),
             "torch_threads": torch.get_num_threads(),
             "versions": versions(), "git_revision": git_revision(),
-            "run_dir": str(self.out),
+            "run_dir": str(self.out.resolve()),
         }
 
 

@@ -1,5 +1,5 @@
-"""Profiles of `nas run`: named base settings, and :func:`run_config`, which applies a command's
-options to one.
+"""Profiles of `nas run`: named base settings; :func:`load_run_config`, which applies a config
+file, overrides and a command's options to one, and :func:`run_config` (options only).
 
 - ``quick``: a CPU demo on a Fashion-MNIST subset, small width, a few epochs (budget: <= 4
   minutes and <= 3 GB on a 2-core CPU; see docs/benchmarks.md for the measured figures).
@@ -10,7 +10,8 @@ options to one.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Sequence
+from pathlib import Path
 
 from nas_core.data import DataSpec
 from nas_core.errors import InputError
@@ -18,6 +19,7 @@ from nas_core.train import StandaloneConfig, SupernetConfig
 
 from ..search import SearchConfig
 from ._config import RunConfig
+from ._toml import merge, nest, parse_override, read_toml
 
 PROFILES: dict[str, RunConfig] = {
     "quick": RunConfig(
@@ -61,22 +63,77 @@ def get_profile(name: str) -> RunConfig:
     """The base settings called ``name``."""
     try:
         return PROFILES[name]
-    except KeyError:
+    except (KeyError, TypeError):  # TypeError: a config file's profile = {...}
         raise InputError(f"unknown profile {name!r}", hint=f"choose {{profile}} from {', '.join(PROFILES)}") from None
 
 
-def run_config(profile: str = "quick", *, dataset: str | None = None, data_dir: str | None = None,
-               space: str | None = None, sampler: str = "random", trials: int | None = None,
-               top_k: int | None = None, cost: str | None = None, seed: int = 0, workers: int = 1,
-               storage: str | None = None, study: str = "oneshot", device: str = "auto",
-               pick: str = "accuracy") -> RunConfig:
-    """The profile's settings with the given options applied, each to the one config it belongs to.
-    ``None`` keeps the profile's value; ``seed`` and ``device`` reach every part."""
-    base = get_profile(profile)
-    data = replace(base.data, dataset=dataset or base.data.dataset, data_dir=data_dir, seed=seed)
-    supernet = replace(base.supernet, space=space or base.supernet.space, seed=seed, device=device)
-    search = replace(base.search, sampler=sampler, trials=base.search.trials if trials is None else trials,
-                     cost=cost, seed=seed, workers=workers, storage=storage, study=study, device=device)
-    standalone = replace(base.standalone, seed=seed, device=device)
-    return replace(base, data=data, supernet=supernet, search=search, standalone=standalone,
-                   top_k=base.top_k if top_k is None else top_k, pick=pick)
+# The named options of `nas run` (and of :func:`run_config`): the settings each one sets.
+OPTIONS: dict[str, tuple[str, ...]] = {
+    "dataset": ("data.dataset",),
+    "data_dir": ("data.data_dir",),
+    "subset": ("data.subsets",),  # examples kept of every split
+    "image_size": ("data.image_size",),
+    "space": ("supernet.space",),
+    "supernet_epochs": ("supernet.epochs",),
+    "dropout_rate": ("supernet.dropout_rate",),
+    "ghost_batch": ("supernet.ghost_batch",),
+    "width": ("supernet.width", "standalone.width"),
+    "batch_size": ("supernet.batch_size", "standalone.batch_size"),
+    "sampler": ("search.sampler",),
+    "trials": ("search.trials",),
+    "cost": ("search.cost",),
+    "workers": ("search.workers",),
+    "storage": ("search.storage",),
+    "study": ("search.study",),
+    "standalone_epochs": ("standalone.epochs",),
+    "top_k": ("top_k",),
+    "pick": ("pick",),
+    "seed": ("data.seed", "supernet.seed", "search.seed", "standalone.seed"),
+    "device": ("supernet.device", "search.device", "standalone.device"),
+}
+
+
+def load_run_config(path: str | Path | None = None, overrides: Sequence[str] = (), *, profile: str | None = None,
+                    run_name: str | None = None, **options) -> RunConfig:
+    """The settings of a run, in layers, each over the one before:
+
+    1. the profile: ``profile``, else the last override's or the file's ``profile`` key, else quick;
+    2. ``run_name``, the Optuna study's name (``nas run``: the run folder's name);
+    3. the TOML file at ``path`` (see ``_toml.py``);
+    4. ``overrides``, ``"section.key=value"`` strings, in order;
+    5. ``options``, named in :data:`OPTIONS` (None: not given).
+
+    Unknown keys and values of the wrong type are :class:`InputError` s that name the key."""
+    layers = [(read_toml(path), str(path))] if path is not None else []
+    layers += [(parse_override(text), "") for text in overrides]
+    layers.append((_option_layer(options), ""))
+    named = [layer["profile"] for layer, _ in layers if "profile" in layer]
+    base = get_profile(profile or (named[-1] if named else "quick"))
+    settings = base.to_dict()
+    if run_name:
+        settings["search"]["study"] = run_name
+    for layer, source in layers:
+        merge(settings, layer, source)
+    settings["profile"] = base.profile
+    return RunConfig.from_dict(settings)
+
+
+def _option_layer(options: dict) -> dict:
+    layer: dict = {}
+    for name, value in options.items():
+        if name not in OPTIONS:
+            raise TypeError(f"unknown option {name!r}; known: {', '.join(OPTIONS)}")
+        if value is None:
+            continue
+        if name == "subset":
+            value = DataSpec.with_subset(value).subsets
+        for dotted in OPTIONS[name]:
+            nest(layer, dotted.split("."), value)
+    return layer
+
+
+def run_config(profile: str = "quick", **options) -> RunConfig:
+    """The profile's settings with ``options`` (named in :data:`OPTIONS`) applied, each to the
+    config it belongs to; None keeps the profile's value. ``seed`` and ``device`` reach every part:
+    ``run_config("quick", trials=50, dropout_rate=0.2)``."""
+    return load_run_config(profile=profile, **options)

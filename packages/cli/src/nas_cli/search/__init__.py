@@ -10,13 +10,15 @@ The `nas run` command is a thin layer over these functions (through ``nas_cli.pi
 """
 
 from ._encoding import decode, distributions, encode, suggest_architecture
-from ._samplers import SAMPLERS, create_sampler, list_samplers
+from ._samplers import SAMPLERS, budget_warning, create_sampler, list_samplers
 from ._search import (
     COSTS,
     Objective,
     SearchConfig,
     best_architectures,
     make_scorer,
+    pareto_finalists,
+    pareto_fronts,
     run_search,
     search_worker,
 )
@@ -29,6 +31,7 @@ __all__ = [
     "SearchConfig",
     "StudyError",
     "best_architectures",
+    "budget_warning",
     "counted",
     "create_sampler",
     "decode",
@@ -39,6 +42,8 @@ __all__ = [
     "make_scorer",
     "open_storage",
     "open_study",
+    "pareto_finalists",
+    "pareto_fronts",
     "run_search",
     "search_worker",
     "suggest_architecture",

@@ -6,6 +6,11 @@ Optuna study is one architecture: the sampler suggests it through the categorica
 in ``scores.jsonl``), and the trial stores the architecture and its figures as user attributes,
 so optuna-dashboard shows them. ``workers > 1`` runs that many processes against one study; a
 file lock around "count, then ask" makes them create exactly ``trials`` trials together.
+
+The finalists (:func:`best_architectures`) are the top-K by one-shot accuracy, or, with a cost
+objective, K architectures of the Pareto front of one-shot accuracy against the cost. A latency
+cost is the stand-alone network's PyTorch latency at batch 1 on the CPU (one thread, warm-up,
+median: :func:`nas_core.measure_latency`).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import multiprocessing
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -176,9 +181,66 @@ def _run_processes(run_dir, supernet_dir, data, config, study, on_count) -> None
 
 
 def best_architectures(study: optuna.Study, k: int) -> list[tuple[Architecture, dict]]:
-    """The ``k`` distinct architectures with the highest one-shot accuracy (ties: fewer params)."""
-    best: dict[str, dict] = {}
+    """The ``k`` finalists, as distinct architectures with their trial's figures, best one-shot
+    accuracy first (ties: fewer params).
+
+    One objective: the ``k`` highest one-shot accuracies. With a cost objective: the Pareto front of
+    one-shot accuracy against the cost (:func:`pareto_finalists`); each figures dict then also holds
+    ``cost`` (the trial's cost value) and ``front`` (1: the Pareto front, 2: the next, ...)."""
+    distinct: dict[str, dict] = {}
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
-        best.setdefault(t.user_attrs["arch_id"], {**t.user_attrs, "trial": t.number})
-    ranked = sorted(best.values(), key=lambda a: (-a["one_shot_accuracy"], a["params"], a["trial"]))
-    return [(Architecture.from_json(a["arch"]), a) for a in ranked[:k]]
+        cost = {"cost": t.values[1]} if len(t.values) > 1 else {}
+        distinct.setdefault(t.user_attrs["arch_id"], {**t.user_attrs, "trial": t.number, **cost})
+    points = list(distinct.values())
+    chosen = pareto_finalists(points, k) if len(study.directions) > 1 else sorted(points, key=_by_accuracy)[:k]
+    return [(Architecture.from_json(a["arch"]), a) for a in sorted(chosen, key=_by_accuracy)]
+
+
+def _by_accuracy(a: dict) -> tuple:
+    return -a["one_shot_accuracy"], a["params"], a["trial"]
+
+
+def pareto_fronts(points: list[dict]) -> Iterator[list[dict]]:
+    """Non-dominated sorting of ``points`` (dicts with ``one_shot_accuracy``, maximised, and
+    ``cost``, minimised): the Pareto front, then the front of what is left, and so on. Each front
+    is ordered along it, cheapest (and least accurate) first."""
+    rest = sorted(points, key=lambda p: (-p["one_shot_accuracy"], p["cost"]))
+    while rest:
+        # Sweep from the most accurate: a point is on the front iff no point at least as accurate
+        # costs as little (equal in both objectives: neither dominates).
+        front, left, cheapest = [], [], None
+        for p in rest:
+            if cheapest is None or p["cost"] < cheapest["cost"] or (
+                    p["cost"] == cheapest["cost"] and p["one_shot_accuracy"] == cheapest["one_shot_accuracy"]):
+                front.append(p)
+                cheapest = p
+            else:
+                left.append(p)
+        yield front[::-1]
+        rest = left
+
+
+def pareto_finalists(points: list[dict], k: int) -> list[dict]:
+    """``k`` points from the Pareto fronts, each with its ``front`` number.
+
+    The Pareto front, when it holds more than ``k``, gives ``k`` points spread evenly along it
+    (equal steps of rank from the cheapest to the most accurate, which is always kept). A front
+    that holds fewer is taken whole and the next fronts fill the rest: whole while they fit, then
+    the most accurate (one-shot) of the front that does not."""
+    chosen: list[dict] = []
+    for number, front in enumerate(pareto_fronts(points), start=1):
+        wanted = k - len(chosen)
+        if wanted <= 0:
+            break
+        if len(front) > wanted:
+            front = _spread(front, wanted) if not chosen else sorted(front, key=_by_accuracy)[:wanted]
+        chosen += [{**p, "front": number} for p in front]
+    return chosen
+
+
+def _spread(front: list[dict], k: int) -> list[dict]:
+    """``k`` of ``front`` (ordered along it) at evenly spaced ranks, its last (most accurate) included."""
+    if k == 1:
+        return front[-1:]
+    n = len(front)
+    return [front[round(i * (n - 1) / (k - 1))] for i in range(k)]

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import fcntl
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import optuna
+from filelock import FileLock
 from optuna.trial import TrialState
 
 from nas_core.errors import InputError
@@ -69,14 +68,10 @@ def fail_stale_trials(study: optuna.Study) -> int:
 
 @contextmanager
 def file_lock(path: str | Path) -> Iterator[None]:
-    """An exclusive lock between processes on this machine (count + ask must not interleave)."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    """An exclusive lock between processes on this machine (count + ask must not interleave):
+    ``filelock.FileLock``, i.e. ``flock`` on POSIX and ``msvcrt.locking`` on Windows."""
+    with FileLock(str(path)):
         yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
 
 
 def ask_within_budget(study: optuna.Study, total: int, lock_path: str | Path) -> optuna.Trial | None:

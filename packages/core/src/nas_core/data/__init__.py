@@ -9,11 +9,12 @@ ops per batch, after airbench. Everything that goes wrong is a :class:`DataError
 one-line message. User guide: ``docs/data.md``.
 """
 
+from ._cache import clear_data_cache
 from ._errors import DataError
 from ._image_data import ImageData, channel_stats
 from ._loader import DeviceLoader
-from ._registry import DEFAULT_DATASET, list_datasets, load_data, register_dataset
-from ._source import Raw, Request
+from ._registry import DEFAULT_DATASET, dataset_shape, list_datasets, load_data, register_dataset
+from ._source import DownloadProgress, Raw, Request
 from ._spec import DataSpec
 
 __all__ = [
@@ -22,9 +23,12 @@ __all__ = [
     "DataSpec",
     "DeviceLoader",
     "ImageData",
+    "DownloadProgress",
     "Raw",
     "Request",
     "channel_stats",
+    "clear_data_cache",
+    "dataset_shape",
     "list_datasets",
     "load_data",
     "register_dataset",

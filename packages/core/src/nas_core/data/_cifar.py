@@ -148,7 +148,8 @@ def _locate(spec: CifarSpec, req: Request) -> Path:
 def _download(spec: CifarSpec, req: Request) -> Path:
     dest = dataset_cache(spec.name)
     archive = dest / spec.url.rsplit("/", 1)[1]
-    download_verified(spec.url, archive, spec.md5, algorithm="md5", log=req.log)
+    download_verified(spec.url, archive, spec.md5, algorithm="md5", log=req.log,
+                      progress=req.progress)
     req.log(f"{spec.name}: extracting {archive}")
     files = spec.train_files + spec.test_files
     folder = extract_members(archive, dest, spec.folder, files + (spec.meta_file,), files)

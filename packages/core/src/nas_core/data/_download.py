@@ -3,7 +3,8 @@
 A download is written to a temporary file in the destination folder, its checksum checked,
 and only then renamed into place (``os.replace`` is atomic), so an interrupted or corrupt
 download never looks like data. :func:`fetch_url` is the only function that touches the
-network; tests replace it with a local copy. :func:`locate` is what readers call: the data
+network (bytes go to an optional ``progress(done, total)``, :data:`~._source.DownloadProgress`);
+tests replace it with a local copy. :func:`locate` is what readers call: the data
 set's folder found locally (:func:`~._files.search_dirs`), else downloaded.
 """
 
@@ -19,9 +20,10 @@ from pathlib import Path
 
 from ._errors import DataError
 from ._files import Log, check_digest, find_first, gunzip, read_bytes, search_dirs
-from ._source import Request
+from ._source import DownloadProgress, Request
 
 TIMEOUT_S = 60  # seconds without data before a download is abandoned
+CHUNK = 1 << 18  # bytes read between two progress reports
 
 
 class DownloadFailed(DataError):
@@ -52,15 +54,25 @@ def locate(name: str, title: str, req: Request, resolve: Callable[[Path], Path |
         raise DataError(f"{missing} and the {e.message}", hint=hint) from e
 
 
-def fetch_url(url: str, dest: Path) -> None:
-    """Copy ``url`` to the file ``dest`` (raises ``OSError``/``URLError`` when offline)."""
+def fetch_url(url: str, dest: Path, progress: DownloadProgress | None = None) -> None:
+    """Copy ``url`` to the file ``dest`` (raises ``OSError``/``URLError`` when offline), reporting
+    the bytes copied to ``progress``."""
+    report = progress or _ignore
     with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response, open(dest, "wb") as f:
-        shutil.copyfileobj(response, f, length=1 << 20)
+        total, done = _content_length(response), 0
+        report(0, total)
+        while chunk := response.read(CHUNK):
+            f.write(chunk)
+            done += len(chunk)
+            report(done, total)
+    if done != total:
+        report(done, done)  # the size was unknown (or wrong): the last call says it is complete
 
 
 def download_verified(url: str, dest: Path, expected: str, *, algorithm: str = "sha256",
-                      gzip_content: bool = False, log: Log) -> None:
-    """Download ``url`` to ``dest``, verified against the ``expected`` hex digest.
+                      gzip_content: bool = False, log: Log, progress: DownloadProgress | None = None) -> None:
+    """Download ``url`` to ``dest``, verified against the ``expected`` hex digest; bytes go to
+    ``progress`` as they arrive.
 
     ``gzip_content=True`` hashes the decompressed bytes instead of the archive (gzip headers
     carry a time stamp, so re-compressed copies of the same data differ byte for byte).
@@ -69,7 +81,7 @@ def download_verified(url: str, dest: Path, expected: str, *, algorithm: str = "
     log(f"downloading {url} -> {dest}")
     tmp = _temp_path(dest)
     try:
-        _fetch(url, tmp)
+        _fetch(url, tmp, progress)
         data = read_bytes(tmp)
         check_digest(gunzip(data, tmp) if gzip_content else data, expected, url, algorithm)
         os.replace(tmp, dest)
@@ -78,15 +90,16 @@ def download_verified(url: str, dest: Path, expected: str, *, algorithm: str = "
 
 
 def download_all(urls: dict[str, str], dest: Path, expected: dict[str, str], *,
-                 gzip_content: bool = False, log: Log) -> None:
+                 gzip_content: bool = False, log: Log, progress: DownloadProgress | None = None) -> None:
     """Download ``{file name: url}`` into ``dest``: all files are fetched and verified into a
-    staging folder first, then moved in, so a failure leaves no partial copy behind."""
+    staging folder first, then moved in, so a failure leaves no partial copy behind. Each file's
+    bytes are reported to ``progress``."""
     dest.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=".download-", dir=dest))
     try:
         for name, url in urls.items():
             download_verified(url, stage / name, expected[name], gzip_content=gzip_content,
-                              log=log)
+                              log=log, progress=progress)
         for name in urls:
             os.replace(stage / name, dest / name)
     finally:
@@ -121,11 +134,21 @@ def extract_members(archive: Path, dest: Path, folder: str, names: Iterable[str]
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _fetch(url: str, tmp: Path) -> None:
+def _fetch(url: str, tmp: Path, progress: DownloadProgress | None) -> None:
     try:
-        fetch_url(url, tmp)
+        fetch_url(url, tmp, progress)
     except OSError as e:  # URLError, timeouts and HTTP errors are all OSErrors
         raise DownloadFailed(f"download of {url} failed: {getattr(e, 'reason', e)}") from e
+
+
+def _content_length(response) -> int | None:
+    """The size the server announces (``Content-Length``), or None."""
+    length = response.headers.get("Content-Length")
+    return int(length) if length is not None and length.strip().isdigit() else None
+
+
+def _ignore(done: int, total: int | None) -> None:
+    """The default ``progress``: core never prints."""
 
 
 def _copy_member(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: Path) -> None:

@@ -3,8 +3,10 @@
 Where a data set is looked for, in order (:func:`search_dirs`):
 
 1. the ``data_dir`` argument;
-2. the user cache: ``$NAS_DATA_DIR/<name>``, else ``$XDG_CACHE_HOME/oneshot-nas/<name>``,
-   else ``~/.cache/oneshot-nas/<name>`` (downloads go here);
+2. the user cache: ``$NAS_DATA_DIR/<name>``, else the platform's user cache folder
+   (``platformdirs``): ``$XDG_CACHE_HOME/oneshot-nas/<name>`` or ``~/.cache/oneshot-nas/<name>``
+   on Linux, ``~/Library/Caches/oneshot-nas`` on macOS, ``%LOCALAPPDATA%\\oneshot-nas\\Cache``
+   on Windows (downloads go here);
 3. system-wide copies, e.g. Debian's ``/usr/share/datasets/fashion-mnist``.
 
 :func:`~._download.locate` tries them in this order, then downloads.
@@ -22,6 +24,8 @@ import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import platformdirs
+
 from ._errors import DataError
 
 Log = Callable[[str], None]
@@ -29,11 +33,11 @@ SUMS_FILE = "SHA256SUMS"
 
 
 def cache_root() -> Path:
-    """The user data cache: ``$NAS_DATA_DIR``, else ``$XDG_CACHE_HOME/oneshot-nas``."""
+    """The user data cache: ``$NAS_DATA_DIR``, else the platform's user cache folder for
+    ``oneshot-nas`` (on Linux ``$XDG_CACHE_HOME/oneshot-nas``, else ``~/.cache/oneshot-nas``)."""
     if os.environ.get("NAS_DATA_DIR"):
         return Path(os.environ["NAS_DATA_DIR"]).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(xdg).expanduser() / "oneshot-nas"
+    return Path(platformdirs.user_cache_dir("oneshot-nas", appauthor=False)).expanduser()
 
 
 def dataset_cache(name: str) -> Path:

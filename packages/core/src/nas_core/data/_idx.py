@@ -124,5 +124,5 @@ def _download(req: Request) -> Path:
     bases = [b for pair in FILES.values() for b in pair]
     urls = {f"{b}.gz": f"{BASE_URL}{b}.gz" for b in bases}
     expected = {f"{b}.gz": CONTENT_SHA256[b] for b in bases}
-    download_all(urls, dest, expected, gzip_content=True, log=req.log)
+    download_all(urls, dest, expected, gzip_content=True, log=req.log, progress=req.progress)
     return dest

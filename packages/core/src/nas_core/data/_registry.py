@@ -2,7 +2,8 @@
 
 Each registered name maps to a reader (``_source.py``); :func:`load_data` turns what a reader
 returns into one :class:`ImageData` split, the same way for every data set: resize if asked,
-statistics of the training files, the train/val split, then a subset.
+statistics of the training files, the train/val split, then a subset. The files are read once
+per process (``_cache.py``; :func:`clear_data_cache`), except a ``folder``.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from pathlib import Path
 
 import torch
 
+from ._cache import read_once
 from ._cifar import read_cifar10, read_cifar100
 from ._errors import DataError
 from ._files import silent
 from ._folder import read_folder
 from ._idx import read_fashion_mnist
 from ._image_data import ImageData, channel_stats, resize_images
-from ._source import Raw, Reader, Request
+from ._source import DownloadProgress, Raw, Reader, Request
 from ._splits import balanced_subset, train_val_split
 from ._synthetic import read_synthetic
 
@@ -31,6 +33,18 @@ _READERS: dict[str, Reader] = {
     "folder": read_folder,
     "synthetic": read_synthetic,
 }
+# read on every call, not once per process: a folder may change while a process runs (its reader
+# keeps a decode cache on disk that notices)
+_REREAD = {"folder"}
+# (channels, pixels) of the images a reader gives, known without reading a file; None: only the
+# files tell (a folder is RGB or grayscale, whichever its images are)
+_SHAPES: dict[str, tuple[int, int] | None] = {
+    "fashion-mnist": (1, 28),
+    "cifar10": (3, 32),
+    "cifar100": (3, 32),
+    "folder": None,
+    "synthetic": (3, 32),
+}
 
 
 def list_datasets() -> list[str]:
@@ -38,31 +52,48 @@ def list_datasets() -> list[str]:
     return [DEFAULT_DATASET] + sorted(n for n in _READERS if n != DEFAULT_DATASET)
 
 
-def register_dataset(name: str, reader: Reader) -> None:
-    """Add a data set: ``reader(part, request) -> Raw`` for part ``"train"`` or ``"test"``."""
+def register_dataset(name: str, reader: Reader, shape: tuple[int, int] | None = None) -> None:
+    """Add a data set: ``reader(part, request) -> Raw`` for part ``"train"`` or ``"test"``;
+    ``shape``: ``(channels, pixels)`` of its images when known before reading (see
+    :func:`dataset_shape`)."""
     key = _canonical(name)
     if key in _READERS:
         raise ValueError(f"data set {key!r} is already registered")
     _READERS[key] = reader
+    _SHAPES[key] = shape
+
+
+def dataset_shape(name: str, image_size: int | None = None) -> tuple[int, int] | None:
+    """``(channels, pixels)`` of the images :func:`load_data` gives for data set ``name`` and
+    ``image_size``, without reading or downloading anything; None where only the files tell
+    (``folder``). Lets a caller check a model against a data set before a long read or download."""
+    shape = _SHAPES.get(_known(name))
+    if shape is None:
+        return None
+    return shape[0], image_size or shape[1]
 
 
 def load_data(name: str, split: str, *, data_dir: str | Path | None = None,
               subset: int | None = None, val_fraction: float = 0.1, seed: int = 0,
               image_size: int | None = None, strict: bool = False, download: bool = True,
-              log: Callable[[str], None] | None = None) -> ImageData:
+              log: Callable[[str], None] | None = None,
+              progress: DownloadProgress | None = None) -> ImageData:
     """One split (``train``, ``val`` or ``test``) of data set ``name`` as uint8 CPU tensors.
 
     ``train`` and ``val`` are disjoint parts of the training files, fixed by ``seed``
     (``val_fraction`` of them are ``val``); ``test`` comes from the test files. ``subset=n``
     keeps at most ``n`` examples of the split, class-balanced. ``image_size`` resizes (pixels);
     ``strict`` turns skipped images into errors and checks official checksums of local files;
-    progress and warnings go to ``log``. Raises :class:`DataError` with a one-line message.
+    progress and warnings go to ``log``; ``progress(done, total)`` gets the bytes of each file
+    downloaded (default: ``log.progress`` where ``log`` has one, as the CLI's does). The files
+    are read once per process (:func:`clear_data_cache`; a ``folder`` on every call). Raises
+    :class:`DataError` with a one-line message.
     """
-    req = _request(name, split, data_dir, subset, val_fraction, image_size, strict, download, log)
+    req = _request(name, split, data_dir, subset, val_fraction, image_size, strict, download, log, progress)
     reader = _READERS[req.name]
-    test = _read(reader, "test", req) if split == "test" else None  # fails fast if absent
-    train = _read(reader, "train", req)
-    mean, std = train.stats or channel_stats(train.images)
+    test = _part(reader, "test", req) if split == "test" else None  # fails fast if absent
+    train = _part(reader, "train", req)
+    mean, std = train.stats
     if test is not None:
         raw, idx = test, torch.arange(len(test.labels))
     else:
@@ -77,18 +108,25 @@ def load_data(name: str, split: str, *, data_dir: str | Path | None = None,
 
 def _request(name: str, split: str, data_dir: str | Path | None, subset: int | None,
              val_fraction: float, image_size: int | None, strict: bool, download: bool,
-             log: Callable[[str], None] | None) -> Request:
+             log: Callable[[str], None] | None, progress: DownloadProgress | None) -> Request:
     """Checked options; unknown names and bad values are a :class:`DataError`."""
-    key = _canonical(name)
-    if key not in _READERS:
-        raise DataError(f"unknown data set {name!r}: choose one of {', '.join(list_datasets())}")
+    key = _known(name)
     _check_options(split, subset, val_fraction, image_size)
     path = Path(data_dir).expanduser() if data_dir is not None else None
-    return Request(key, path, image_size, strict, download, log or silent)
+    progress = progress or getattr(log, "progress", None)
+    return Request(key, path, image_size, strict, download, log or silent, progress)
 
 
 def _canonical(name: str) -> str:
     return name.strip().lower().replace("_", "-")
+
+
+def _known(name: str) -> str:
+    """The registered name of ``name``; a :class:`DataError` listing the choices if none."""
+    key = _canonical(name)
+    if key not in _READERS:
+        raise DataError(f"unknown data set {name!r}: choose one of {', '.join(list_datasets())}")
+    return key
 
 
 def _check_options(split: str, subset: int | None, val_fraction: float,
@@ -103,15 +141,23 @@ def _check_options(split: str, subset: int | None, val_fraction: float,
         raise DataError(f"image_size must be a positive number of pixels, got {image_size}")
 
 
+def _part(reader: Reader, part: str, req: Request) -> Raw:
+    """``part`` of the data set: read once per process (``_cache.py``), except :data:`_REREAD`."""
+    return _read(reader, part, req) if req.name in _REREAD else read_once(reader, part, req, _read)
+
+
 def _read(reader: Reader, part: str, req: Request) -> Raw:
-    """What ``reader`` gives for ``part``, resized to ``req.image_size`` if that differs."""
+    """What ``reader`` gives for ``part``, resized to ``req.image_size`` if that differs; the
+    training files with their channel statistics."""
     raw = reader(part, req)
     if len(raw.labels) == 0:
         raise DataError(f"{req.name}: the {part} files hold no images")
     size = req.image_size
-    if size is None or raw.images.shape[-2:] == (size, size):
-        return raw
-    return Raw(resize_images(raw.images, size), raw.labels, raw.classes)
+    if size is not None and raw.images.shape[-2:] != (size, size):
+        raw = Raw(resize_images(raw.images, size), raw.labels, raw.classes)
+    if part == "train" and raw.stats is None:
+        raw = Raw(raw.images, raw.labels, raw.classes, channel_stats(raw.images))
+    return raw
 
 
 def _split_indices(train: Raw, split: str, val_fraction: float, seed: int) -> torch.Tensor:

@@ -16,6 +16,10 @@ import torch
 from ._files import Log
 
 PARTS = ("train", "test")
+DownloadProgress = Callable[[int, int | None], None]
+"""``progress(done, total)``: bytes of the file being downloaded so far, and its size (None when the
+server does not say). Called with ``done=0`` when a file starts, after each chunk, and a last time
+with ``done == total`` when it is complete (``total``: the bytes received, where the size was unknown)."""
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,7 @@ class Request:
     strict: bool
     download: bool
     log: Log
+    progress: DownloadProgress | None = None  # of downloads, in bytes; None: not reported
 
 
 @dataclass(frozen=True, eq=False)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from ._errors import DataError
 from ._image_data import ImageData
 from ._registry import DEFAULT_DATASET, SPLITS, load_data
+from ._source import DownloadProgress
 
 
 @dataclass(frozen=True)
@@ -27,16 +28,19 @@ class DataSpec:
         """A spec that keeps at most ``subset`` examples of *every* split (None: all)."""
         return cls(subsets={s: subset for s in SPLITS} if subset is not None else {}, **fields)
 
-    def load(self, split: str, log: Callable[[str], None] | None = None) -> ImageData:
-        """One split (``train``, ``val`` or ``test``); a :class:`DataError` if it cannot be had."""
+    def load(self, split: str, log: Callable[[str], None] | None = None,
+             progress: DownloadProgress | None = None) -> ImageData:
+        """One split (``train``, ``val`` or ``test``); a :class:`DataError` if it cannot be had.
+        ``log`` and ``progress`` (of downloads) as for :func:`load_data`."""
         return load_data(self.dataset, split, data_dir=self.data_dir, subset=self.subsets.get(split),
                          seed=self.seed, val_fraction=self.val_fraction, image_size=self.image_size,
-                         log=log)
+                         log=log, progress=progress)
 
-    def load_test(self, log: Callable[[str], None] | None = None) -> ImageData | None:
+    def load_test(self, log: Callable[[str], None] | None = None,
+                  progress: DownloadProgress | None = None) -> ImageData | None:
         """The test split, or None (said through ``log``) where this copy of the data has none."""
         try:
-            return self.load("test", log)
+            return self.load("test", log, progress)
         except DataError as e:
             if log is not None:
                 log(f"no test split, test accuracy skipped: {e}")
