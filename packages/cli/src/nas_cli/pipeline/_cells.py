@@ -36,13 +36,21 @@ def op_code_table() -> list[str]:
 
 
 def _positions(n_blocks: int) -> dict[int, tuple[float, float]]:
-    """Where each node stands: the two cell inputs on the left, the blocks left to right, zig-zag
-    (so that an arrow skipping a block passes beside it), the output on the right."""
-    spots = {0: (0.0, 1.0), 1: (0.0, -1.0)}
+    """Where each node stands: the two cell inputs on the left (c[k-2] above, c[k-1] below), the
+    blocks on one row left to right, the output on the right."""
+    spots = {0: (0.0, 0.9), 1: (0.0, -0.9)}
     for j in range(n_blocks):
-        spots[2 + j] = (1.0 + j, 0.55 if j % 2 == 0 else -0.55)
+        spots[2 + j] = (1.0 + j, 0.0)
     spots[-1] = (1.0 + n_blocks, 0.0)
     return spots
+
+
+def _bend(start: tuple[float, float], end: tuple[float, float], above: bool) -> float:
+    """``arc3`` curvature: none between neighbours; otherwise an arc that clears the blocks between,
+    above or below the row (for a left-to-right arrow, a negative rad bows up)."""
+    if end[0] - start[0] <= 1.01:
+        return 0.0
+    return -0.35 if above else 0.35
 
 
 def _node(ax, xy: tuple[float, float], text: str, color: str):
@@ -52,9 +60,10 @@ def _node(ax, xy: tuple[float, float], text: str, color: str):
     return label.get_bbox_patch()
 
 
-def _arrow(ax, start, end, boxes, color: str = "0.15", width: float = 1.2) -> None:
-    """An arrow between two nodes (``start``, ``end``: positions; ``boxes``: their boxes)."""
-    bend = 0.18 if abs(end[0] - start[0]) > 1.5 else 0.0  # bend the long ones around the blocks between
+def _arrow(ax, start, end, boxes, above: bool, color: str = "0.15", width: float = 1.2) -> None:
+    """An arrow between two nodes (``start``, ``end``: positions; ``boxes``: their boxes), arcing
+    ``above`` or below the row of blocks when it skips some."""
+    bend = _bend(start, end, above)
     ax.annotate("", xy=end, xytext=start, zorder=2,
                 arrowprops={"arrowstyle": "-|>,head_length=0.6,head_width=0.3", "color": color, "lw": width,
                             "patchA": boxes[0], "patchB": boxes[1], "shrinkA": 2, "shrinkB": 2,
@@ -72,11 +81,11 @@ def draw_cell(ax, arch: Architecture, cell: str) -> None:
         ops = " + ".join(OP_CODES.get(op, op) for op in block.ops)
         boxes[2 + j] = _node(ax, spots[2 + j], f"block {j} (input {2 + j})\n{ops}", "#cfe2ff")
     for j, block in enumerate(blocks):
-        for i in block.inputs:
-            _arrow(ax, spots[i], spots[2 + j], (boxes[i], boxes[2 + j]))
-        _arrow(ax, spots[2 + j], spots[-1], (boxes[2 + j], boxes[-1]), color="0.7", width=0.8)
+        for i in block.inputs:  # c[k-1] (input 1) arcs below the row, everything else above
+            _arrow(ax, spots[i], spots[2 + j], (boxes[i], boxes[2 + j]), above=i != 1)
+        _arrow(ax, spots[2 + j], spots[-1], (boxes[2 + j], boxes[-1]), above=False, color="0.7", width=0.8)
     ax.set_xlim(-0.6, len(blocks) + 1.6)
-    ax.set_ylim(-1.7, 1.4)
+    ax.set_ylim(-2.0, 1.6)  # room for the arcs below and above the row
     ax.set_title(TITLES.get(cell, cell), fontsize=10)
     ax.axis("off")
 
@@ -85,7 +94,7 @@ def plot_cells(arch: Architecture, path: Path) -> list[Path]:
     """Both cells of ``arch`` in one PNG, with the op codes in a legend line."""
     plt = pyplot()
     width = 2.0 * (len(arch.normal) + 2) + 1
-    fig, axes = plt.subplots(len(CELL_TYPES) + 1, 1, figsize=(width, 3.2 * len(CELL_TYPES) + 0.5),
+    fig, axes = plt.subplots(len(CELL_TYPES) + 1, 1, figsize=(width, 3.8 * len(CELL_TYPES) + 0.5),
                              gridspec_kw={"height_ratios": [1] * len(CELL_TYPES) + [0.12]})
     for ax, cell in zip(axes, CELL_TYPES):
         draw_cell(ax, arch, cell)
