@@ -284,3 +284,13 @@ def test_the_picture_of_a_full_size_architecture(tmp_path):
     (path,) = plot_cells(arch, tmp_path / "cells.png")
     assert png_size(path)[0] > 500
     assert len(op_code_table()) == 2 + len(OP_CODES)
+
+
+def test_latency_is_measured_only_where_it_decides_something():
+    from nas_cli.pipeline import Pipeline, run_config
+
+    def needs(**options):
+        return Pipeline("unused", run_config("smoke", **options)).needs_latency
+
+    assert not needs()  # one objective, accuracy pick: no ONNX export per finalist
+    assert needs(cost="params") and needs(sampler="nsga2") and needs(pick="max-latency-ms:2")

@@ -109,11 +109,21 @@ class Pipeline:
         if (self.config.search.trials, self.config.top_k) != (recorded["search"]["trials"], recorded["top_k"]):
             for name in PHASES[1:]:  # more trials or finalists: redo from the search on (scores are cached)
                 state["phases"].pop(name, None)
-        if self.config.pick != recorded.get("pick", "accuracy"):
-            for name in ("export", "report"):  # another rule may deploy another finalist
+        if self.config.pick != recorded.get("pick", "accuracy"):  # another rule may deploy another finalist
+            finalists = state["phases"].get("train", {}).get("finalists", [])
+            untimed = self.needs_latency and any(f.get("latency_ms") is None for f in finalists)
+            for name in ("train", "export", "report") if untimed else ("export", "report"):
+                # (the train phase reuses the trained finalists and measures the missing latencies)
                 state["phases"].pop(name, None)
         state["config"] = self.config.to_dict()
         return state
+
+    @property
+    def needs_latency(self) -> bool:
+        """Whether the finalists' onnxruntime latency is measured: for the Pareto table of a search
+        with a cost objective, and for a ``max-latency-ms`` pick rule (each costs an ONNX export,
+        about 8 s per finalist on a 2-core CPU, so a plain accuracy search skips it)."""
+        return self.config.search.objective_cost is not None or parse_pick(self.config.pick).kind == "max-latency-ms"
 
     def split(self, name: str) -> ImageData | None:
         """The ``train``, ``val`` or ``test`` split (None: this copy of the data has no test split)."""
@@ -168,7 +178,7 @@ class Pipeline:
                                  test=self.split("test"), resume=True,
                                  callbacks=self.ui.trainer(f"train #{rank} {arch.id}"))
             result = json.loads((folder / "result.json").read_text())
-            latency = ort_latency_ms(folder, self.split("val").images)
+            latency = ort_latency_ms(folder, self.split("val").images) if self.needs_latency else None
             finalists.append({"rank": rank, "dir": self.path(folder), "one_shot": figures, **_figures(result),
                               "latency_ms": latency})
         record_finalists(study, self.storage, finalists, self.out, self.config.space, self.config.search.objective_cost)
