@@ -10,11 +10,11 @@
 
 from ._config import RunConfig, data_caps
 from ._outdir import clear_run_dir, default_out, link_latest, run_name
-from ._pipeline import PHASES, Pipeline, PipelineUI, run_pipeline
+from ._pipeline import PHASES, Pipeline, PipelineUI
 from ._profiles import OPTIONS, PROFILES, get_profile, load_run_config, run_config
 from ._report import write_report
 from ._toml import to_toml
 
 __all__ = ["OPTIONS", "PHASES", "PROFILES", "Pipeline", "PipelineUI", "RunConfig", "clear_run_dir", "data_caps",
-           "default_out", "get_profile", "link_latest", "load_run_config", "run_config", "run_name",
-           "run_pipeline", "to_toml", "write_report"]
+           "default_out", "get_profile", "link_latest", "load_run_config", "run_config", "run_name", "to_toml",
+           "write_report"]

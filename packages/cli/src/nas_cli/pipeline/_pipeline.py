@@ -245,11 +245,6 @@ class Pipeline:
         }
 
 
-def run_pipeline(out: str | Path, config: RunConfig, ui: PipelineUI | None = None) -> dict:
-    """``Pipeline(out, config, ui).run()``: run or continue a `nas run` directory."""
-    return Pipeline(out, config, ui).run()
-
-
 def _figures(result: dict) -> dict:
     return {"val_accuracy": result["val"]["accuracy"],
             "test_accuracy": result["test"]["accuracy"] if result["test"] else None,
