@@ -10,6 +10,7 @@ import typer
 
 from nas_core.data import DataSpec
 from nas_core.run_info import write_run_info
+from nas_core.train import planned_world
 
 Dataset = Annotated[str, typer.Option(help="Data set: fashion-mnist (default), cifar10, cifar100, folder, "
                                       "synthetic.")]
@@ -45,7 +46,10 @@ def data_spec(dataset: str, data_dir: Path | None, subset: int | None, seed: int
 
 
 def record_run(out: Path, command: str, config, extra: dict) -> None:
-    """Create the run directory and write ``<command>.run.json`` (config, versions, git revision)."""
+    """Create the run directory and write ``<command>.run.json`` (config, versions, git revision);
+    under torchrun, rank 0 alone writes."""
+    if not planned_world().main:
+        return
     out.mkdir(parents=True, exist_ok=True)
     write_run_info(out / f"{command.replace(' ', '_')}.run.json", config.to_dict(),
                    {"command": f"nas {command}", **extra})

@@ -68,6 +68,10 @@ class RichProgress(Callback):
                                       completed=info["start_step"], status="starting")
         if info["start_step"]:
             console.print(f"resuming at step {info['start_step']} from {info['out_dir']}")
+        if info.get("world_size", 1) > 1:
+            console.print(f"training on {info['world_size']} processes (torchrun)")
+        for line in info.get("notes", ()):
+            console.print(f"note: {line}")
 
     def on_progress(self, p: Report) -> None:
         self.last = p

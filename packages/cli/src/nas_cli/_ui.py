@@ -28,7 +28,7 @@ from rich.text import Text
 
 from nas_core import get_space
 from nas_core.errors import InputError
-from nas_core.train import TrainingDiverged
+from nas_core.train import TrainingDiverged, planned_world
 
 WIDE = 1000  # columns when the output is not a terminal: long lines stay whole in files and CI logs
 RULE_WIDTH = 80  # columns of a section rule when the output is not a terminal
@@ -51,7 +51,8 @@ class _Console(Console):
         Console.size.fset(self, new_size)
 
 
-console = _Console()
+# Under torchrun only rank 0 talks (errors still come from every rank).
+console = _Console(quiet=not planned_world().main)
 err_console = _Console(stderr=True)
 
 # Library arguments whose flag is not simply --<name with dashes>.
@@ -156,11 +157,14 @@ def make_config(build, **options):
     """A config from the command's options (``build``: its class or factory); its checks become
     one-line user errors."""
     try:
-        return build(**options)
+        config = build(**options)
     except InputError:
         raise
     except ValueError as e:
         raise UserError(str(e)) from None
+    if hasattr(config, "check_world"):  # under torchrun: refuse a batch the processes cannot share
+        config.check_world(planned_world().size)
+    return config
 
 
 def print_config(config) -> None:

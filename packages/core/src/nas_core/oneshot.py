@@ -43,6 +43,10 @@ class PathMasks:
     def ghosts(self) -> int:
         return self.inputs.shape[1]
 
+    def select(self, ghosts: slice) -> PathMasks:
+        """The masks of some ghost batches (a rank's share of a distributed step)."""
+        return PathMasks(self.inputs[:, ghosts], self.ops[:, ghosts])
+
     def ops_on(self) -> torch.Tensor:
         """(cells, G, N, n_ops): op paths that actually run (a block with no input is off)."""
         return self.ops & self.inputs.any(-1, keepdim=True)

@@ -9,7 +9,7 @@ import typer
 
 from nas_cli import _options as o
 from nas_cli._progress import RichProgress, progress_bar
-from nas_cli._ui import console, get_space_or_fail, note, rule, summary_table, user_errors
+from nas_cli._ui import UserError, console, get_space_or_fail, note, rule, summary_table, user_errors
 from nas_cli.pipeline import (
     PHASES,
     PROFILES,
@@ -24,6 +24,7 @@ from nas_cli.pipeline import (
     to_toml,
 )
 from nas_cli.search import COSTS, SAMPLERS, open_storage
+from nas_core.train import launched_by_torchrun
 
 
 class RichPipelineUI(PipelineUI):
@@ -138,6 +139,9 @@ def run(
         get_space_or_fail(config.space)
         if config.search.storage:
             open_storage(config.search.storage)  # fail now, not after training the one-shot model
+        if launched_by_torchrun() and (out is None or overwrite):
+            raise UserError("under torchrun every process must find the same run folder",
+                            hint="give {out} (a new folder, or an earlier run's) and no {overwrite}")
         run_dir = out or default_out(config)
         if overwrite:
             clear_run_dir(run_dir)

@@ -55,6 +55,8 @@ def train(
     seed: o.Seed = 0,
     device: o.Device = "auto",
     checkpoint_every: o.CheckpointEvery = 200,
+    sync_bn: Annotated[bool, typer.Option("--sync-bn", help="Under torchrun: batch-norm statistics over "
+                                          "the global batch (CUDA only; default: per process).")] = False,
     resume: o.Resume = False,
     show_config: o.ShowConfig = False,
 ) -> None:
@@ -65,7 +67,7 @@ def train(
             epochs=epochs, steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
             cutout=cutout, drop_path=drop_path, label_smoothing=label_smoothing, width=width,
             cells_per_stack=cells_per_stack, seed=seed, device=device,
-            checkpoint_every=checkpoint_every)
+            checkpoint_every=checkpoint_every, sync_bn=sync_bn)
         if show_config:
             print_config(config)
             return

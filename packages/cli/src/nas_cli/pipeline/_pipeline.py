@@ -11,6 +11,9 @@ Phases (Bender et al. 2018: Sec. 3.2, Sec. 4, then deployment), each a method of
    accuracy) to ONNX (``RUN/best``), if nas-export is installed;
 5. ``report``: ``summary.json``, ``report.md`` and plots.
 
+Under torchrun the training phases (1 and 3) run on every process; rank 0 alone searches,
+exports, reports and writes ``pipeline.json``, while the others wait (docs/scale.md).
+
 Paths in ``pipeline.json``, ``summary.json`` and ``report.md`` are relative to the run folder.
 Each phase records itself in ``RUN/pipeline.json`` when it is done; re-running the same command
 after an interruption skips finished phases and resumes the unfinished one from its checkpoints.
@@ -32,6 +35,8 @@ from nas_core.run_info import git_revision, versions
 from nas_core.train import (
     Callback,
     atomic_write_json,
+    current_world,
+    init_world,
     latest_checkpoint,
     read_state,
     require_same,
@@ -49,6 +54,7 @@ from ._record import describe_run, record_deployed, record_finalists
 from ._report import finalist_table, write_report
 
 PHASES = ("supernet", "search", "train", "export", "report")
+DISTRIBUTED = ("supernet", "train")  # the phases every torchrun process takes part in
 
 
 class PipelineUI:
@@ -81,8 +87,10 @@ class Pipeline:
 
     def run(self) -> dict:
         """Run (or continue) every phase; returns the summary written to ``summary.json``."""
+        world = init_world(resolve_device(self.config.supernet.device))
         self.out.mkdir(parents=True, exist_ok=True)
         self.state = self._load_state()
+        world.barrier()  # every process has read the same state before rank 0 changes it
         phases: dict[str, Callable[[], dict]] = {
             "supernet": self.train_supernet, "search": self.search, "train": self.train_finalists,
             "export": self.export, "report": self.report}
@@ -92,10 +100,13 @@ class Pipeline:
             if done:
                 continue
             start = time.perf_counter()
-            result = phases[name]()
-            spent = self.state["phases"].get(name, {}).get("seconds", 0.0) + time.perf_counter() - start
-            self.state["phases"][name] = {"done": True, "seconds": spent, **result}
-            atomic_write_json(self.out / "pipeline.json", self.state)
+            if name in DISTRIBUTED or world.main:
+                result = phases[name]()
+            if world.main:
+                spent = self.state["phases"].get(name, {}).get("seconds", 0.0) + time.perf_counter() - start
+                self.state["phases"][name] = {"done": True, "seconds": spent, **result}
+                atomic_write_json(self.out / "pipeline.json", self.state)
+            world.barrier()
         return json.loads((self.out / "summary.json").read_text())
 
     def _load_state(self) -> dict:
@@ -170,17 +181,21 @@ class Pipeline:
         """Phase 3 (Sec. 4): the ``top_k`` finalists (the best by one-shot accuracy, or the Pareto front
         with a cost objective) trained from scratch, each with its onnxruntime latency; the results
         are recorded on the study (``_record.py``)."""
-        finalists, study = [], self.study
+        finalists, study, main = [], self.study, current_world().main
         for rank, (arch, figures) in enumerate(best_architectures(study, self.config.top_k), start=1):
             folder = self.out / "standalone" / f"{rank}-{arch.id}"
             if not (folder / "result.json").exists():
                 train_standalone(arch, self.config.standalone, self.split("train"), self.split("val"), folder,
                                  test=self.split("test"), resume=True,
                                  callbacks=self.ui.trainer(f"train #{rank} {arch.id}"))
+            if not main:  # under torchrun, rank 0 alone measures and records
+                continue
             result = json.loads((folder / "result.json").read_text())
             latency = ort_latency_ms(folder, self.split("val").images) if self.needs_latency else None
             finalists.append({"rank": rank, "dir": self.path(folder), "one_shot": figures, **_figures(result),
                               "latency_ms": latency})
+        if not main:
+            return {}
         record_finalists(study, self.storage, finalists, self.out, self.config.space, self.config.search.objective_cost)
         return {"finalists": finalists}
 

@@ -16,6 +16,7 @@ from ._loader import DeviceLoader
 from ._registry import DEFAULT_DATASET, dataset_shape, list_datasets, load_data, register_dataset
 from ._source import DownloadProgress, Raw, Request
 from ._spec import DataSpec
+from ._splits import derived_generator
 
 __all__ = [
     "DEFAULT_DATASET",
@@ -29,6 +30,7 @@ __all__ = [
     "channel_stats",
     "clear_data_cache",
     "dataset_shape",
+    "derived_generator",
     "list_datasets",
     "load_data",
     "register_dataset",

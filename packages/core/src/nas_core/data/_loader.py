@@ -32,7 +32,9 @@ class DeviceLoader:
     ``data.mean``/``data.std``, y int64 ``(B,)``.
 
     ``train=True``: shuffled every epoch, random crop (``crop_padding`` pixels each side) and
-    random horizontal flip, ``drop_last`` by default. ``train=False``: file order, no
+    random horizontal flip, ``drop_last`` by default; with ``shard=(rank, ranks)`` (distributed
+    training) each batch is the ``rank``-th of ``ranks`` equal slices of the global batch of
+    ``batch_size``, cut from the same seeded order on every rank. ``train=False``: file order, no
     augmentation, last partial batch kept. ``epoch`` counts completed passes. One iteration at
     a time: a pass that is broken off resumes where it stopped (train) or restarts (eval).
     """
@@ -41,11 +43,14 @@ class DeviceLoader:
                  device: str | torch.device = "cpu", seed: int = 0, crop_padding: int = 4,
                  flip: bool = True, drop_last: bool | None = None,
                  dtype: torch.dtype = torch.float32, channels_last: bool = False,
-                 pad_mode: str = "reflect"):
+                 pad_mode: str = "reflect", shard: tuple[int, int] = (0, 1)):
         _check(data, batch_size, crop_padding, pad_mode, dtype)
+        if not (shard[1] >= 1 and 0 <= shard[0] < shard[1] and batch_size % shard[1] == 0):
+            raise ValueError(f"shard {shard} does not cut batches of {batch_size} into equal parts")
         self.data, self.batch_size, self.train = data, batch_size, train
         self.device = torch.device(device)
         self.seed, self.crop_padding, self.flip, self.pad_mode = seed, crop_padding, flip, pad_mode
+        self.shard = shard  # (rank, ranks): training batches yield this rank's slice of each batch
         self.drop_last = train if drop_last is None else drop_last
         self.dtype, self.channels_last = dtype, channels_last
         self.images = data.images.to(self.device).contiguous()  # uint8 (N, C, H, W)
@@ -70,6 +75,9 @@ class DeviceLoader:
         while self._step < len(self):
             start = self._step * self.batch_size
             idx = slice(start, start + self.batch_size)
+            if self.train and self.shard[1] > 1:
+                part = self.batch_size // self.shard[1]
+                idx = slice(start + self.shard[0] * part, start + (self.shard[0] + 1) * part)
             self._step += 1
             yield self._train_batch(plan, idx) if self.train else self._eval_batch(idx)
         self._finish_epoch()

@@ -17,10 +17,10 @@ import hashlib
 import torch
 
 
-def derived_generator(seed: int, purpose: str) -> torch.Generator:
-    """A CPU generator seeded from ``seed`` and ``purpose`` (independent streams per purpose)."""
+def derived_generator(seed: int, purpose: str, device: str | torch.device = "cpu") -> torch.Generator:
+    """A generator seeded from ``seed`` and ``purpose`` (independent streams per purpose), on ``device``."""
     key = hashlib.sha256(f"{seed}:{purpose}".encode()).digest()
-    return torch.Generator().manual_seed(int.from_bytes(key[:8], "little") >> 1)
+    return torch.Generator(device).manual_seed(int.from_bytes(key[:8], "little") >> 1)
 
 
 def train_val_split(labels: torch.Tensor, val_fraction: float, seed: int,

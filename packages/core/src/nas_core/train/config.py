@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+from ..errors import InputError
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -38,6 +40,12 @@ class TrainConfig:
             raise ValueError("steps and epochs must be positive")
         if self.batch_size < 1 or self.lr <= 0 or not 0 <= self.warmup < 1:
             raise ValueError(f"invalid batch_size/lr/warmup: {self.batch_size}, {self.lr}, {self.warmup}")
+
+    def check_world(self, processes: int) -> None:
+        """Refuse a global batch that does not split evenly over ``processes`` (torchrun)."""
+        if self.batch_size % processes:
+            raise InputError(f"a batch of {self.batch_size} does not split evenly over {processes} processes",
+                             hint=f"choose a {{batch_size}} that is a multiple of {processes}")
 
     def total_steps(self, train_size: int) -> int:
         if self.steps is not None:
@@ -75,6 +83,14 @@ class SupernetConfig(TrainConfig):
         if not 0 <= self.dropout_rate < 1:
             raise ValueError(f"dropout_rate must be in [0, 1), got {self.dropout_rate}")
 
+    def check_world(self, processes: int) -> None:
+        """Each process takes whole ghost batches of the global batch (torchrun)."""
+        ghosts = self.batch_size // self.ghost_batch
+        if ghosts % processes:
+            raise InputError(f"the batch of {self.batch_size} makes {ghosts} ghost batches of {self.ghost_batch}, "
+                             f"which do not split evenly over {processes} processes",
+                             hint=f"make {{batch_size}} / {{ghost_batch}} a multiple of {processes}")
+
 
 @dataclass(frozen=True)
 class StandaloneConfig(TrainConfig):
@@ -87,3 +103,4 @@ class StandaloneConfig(TrainConfig):
     drop_path: float = 0.0  # final drop-path probability per op, rising linearly from 0
     label_smoothing: float = 0.0
     eval_batch_size: int = 500  # examples per evaluation batch
+    sync_bn: bool = False  # under torchrun: batch-norm statistics over the global batch (CUDA only)

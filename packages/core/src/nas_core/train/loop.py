@@ -26,6 +26,7 @@ from .checkpoint import (
     split_state,
 )
 from .config import TrainConfig
+from .distributed import World, all_equal, all_sum, current_world, init_world, local_rank, planned_world
 from .rundir import RunDirError, require_same
 
 
@@ -85,14 +86,17 @@ def lr_at(step: int, total: int, peak: float, warmup: float) -> float:
 
 
 def prepare(config: TrainConfig, build: Callable[[], nn.Module], data: ImageData
-            ) -> tuple[torch.device, nn.Module, DeviceLoader]:
-    """Device (with its fast paths on), the seeded model on it, and the training loader."""
+            ) -> tuple[torch.device, World, nn.Module, DeviceLoader]:
+    """Device (with its fast paths on), the process group under torchrun, the seeded model on the
+    device, and the training loader (this rank's slice of every global batch)."""
+    config.check_world(planned_world().size)  # before joining: a refused run starts nothing
     device = resolve_device(config.device)
+    world = init_world(device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    torch.manual_seed(config.seed)
+    torch.manual_seed(config.seed)  # the same initial weights on every rank
     model = build().to(device)
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -101,16 +105,20 @@ def prepare(config: TrainConfig, build: Callable[[], nn.Module], data: ImageData
                           f"{config.batch_size}", hint="lower {batch_size}")
     loader = DeviceLoader(data, config.batch_size, train=True, device=device, seed=config.seed,
                           crop_padding=config.crop_padding, flip=config.flip,
-                          channels_last=config.channels_last)
-    return device, model, loader
+                          channels_last=config.channels_last, shard=(world.rank, world.size))
+    return device, world, model, loader
 
 
 def resolve_device(device: str) -> torch.device:
+    """``auto``: CUDA if torch sees a GPU, else CPU. Under torchrun, ``auto`` and ``cuda`` mean
+    this process's GPU (``cuda:LOCAL_RANK``)."""
     if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        device = "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise RunDirError(f"device {device!r} was asked for, but torch sees no CUDA device",
                           hint="use {device=cpu} or {device=auto}")
+    if device == "cuda":
+        device = f"cuda:{local_rank()}"
     return torch.device(device)
 
 
@@ -121,7 +129,6 @@ class Task:
     model: nn.Module
     optimizer: torch.optim.Optimizer
     step: Callable[[torch.Tensor, torch.Tensor, int], tuple[torch.Tensor, torch.Tensor]]
-    generators: dict[str, torch.Generator]  # checkpointed with the run
     state: dict  # JSON written into every checkpoint (kind, space, config, data, ...)
     extra: Callable[[int], dict] = lambda step: {}
 
@@ -142,16 +149,21 @@ def load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor])
 
 def run(task: Task, loader, config: TrainConfig, total_steps: int, out_dir: str | Path,
         callbacks: Iterable[Callback] = (), resume: bool = False) -> dict:
-    """Train ``task`` for ``total_steps`` steps, resuming from ``out_dir`` if asked."""
-    out_dir = Path(out_dir)
+    """Train ``task`` for ``total_steps`` steps, resuming from ``out_dir`` if asked.
+
+    Under torchrun every rank runs this loop on its slice of each batch; the figures reported are
+    those of the global batch, and rank 0 alone writes metrics, checkpoints and progress."""
+    out_dir, world = Path(out_dir), current_world()
     out_dir.mkdir(parents=True, exist_ok=True)
-    callbacks = [JsonlMetrics(out_dir / "metrics.jsonl"), *callbacks]
-    start = _restore(task, loader, out_dir, resume)
+    callbacks = [JsonlMetrics(out_dir / "metrics.jsonl"), *callbacks] if world.main else []
+    start, notes = _restore(task, loader, out_dir, resume, world)
     for cb in callbacks:
-        cb.on_start({"start_step": start, "total_steps": total_steps, "out_dir": str(out_dir)})
+        cb.on_start({"start_step": start, "total_steps": total_steps, "out_dir": str(out_dir),
+                     "world_size": world.size, "notes": notes})
     steps_per_epoch = max(1, len(loader))
     batches = _batches(loader)
-    loss_sum, correct_sum, seen = 0.0, 0.0, 0
+    device = next(task.model.parameters()).device
+    sums = torch.zeros(3, dtype=torch.float64, device=device)  # loss * examples, correct, examples
     clock, t_start, last_ckpt = time.perf_counter(), time.perf_counter(), start
     for step in range(start, total_steps):
         lr = lr_at(step, total_steps, config.scaled_lr(), config.warmup)
@@ -159,28 +171,34 @@ def run(task: Task, loader, config: TrainConfig, total_steps: int, out_dir: str 
             group["lr"] = lr
         x, y = next(batches)
         loss, correct = task.step(x, y, step)
-        loss_sum, correct_sum, seen = loss_sum + loss.detach() * len(y), correct_sum + correct, seen + len(y)
+        sums[0] += loss.detach().double() * len(y)  # on the device: no synchronisation per step
+        sums[1] += correct
+        sums[2] += len(y)
         done = step + 1
         report = done % config.log_every == 0 or done % config.checkpoint_every == 0 or done == total_steps
         if not report:
             continue
-        mean_loss = float(loss_sum / seen)
+        loss_sum, correct_sum, seen = all_sum(sums, world).tolist()  # the global batch's figures
+        mean_loss = loss_sum / seen
         if not math.isfinite(mean_loss):
             raise TrainingDiverged(
                 f"loss became {mean_loss} before step {done}; training stopped. The last good "
                 f"checkpoint (step {last_ckpt}) is kept in {out_dir / 'checkpoints'}; try a lower lr")
         now = time.perf_counter()
-        progress = Progress(done, total_steps, done / steps_per_epoch, mean_loss, float(correct_sum / seen),
+        progress = Progress(done, total_steps, done / steps_per_epoch, mean_loss, correct_sum / seen,
                             lr, seen / (now - clock), (now - t_start) / (done - start) * (total_steps - done),
                             task.extra(step))
         for cb in callbacks:
             cb.on_progress(progress)
-        loss_sum, correct_sum, seen, clock = 0.0, 0.0, 0, now
+        sums.zero_()
+        clock = now
         if done % config.checkpoint_every == 0 or done == total_steps:
-            folder = _save(task, loader, out_dir, done, complete=done == total_steps)
+            if world.main:
+                folder = _save(task, loader, out_dir, done, complete=done == total_steps, world=world)
+                for cb in callbacks:
+                    cb.on_checkpoint(done, folder)
             last_ckpt = done
-            for cb in callbacks:
-                cb.on_checkpoint(done, folder)
+    world.barrier()  # the last checkpoint is on disk before any rank goes on
     summary = {"steps": total_steps, "resumed_from": start, "seconds": time.perf_counter() - t_start}
     for cb in callbacks:
         cb.on_end(summary)
@@ -192,19 +210,23 @@ def _batches(loader):
         yield from loader
 
 
-def _save(task: Task, loader, out_dir: Path, step: int, complete: bool) -> Path:
+def _save(task: Task, loader, out_dir: Path, step: int, complete: bool, world: World) -> Path:
     trainer = optimizer_tensors(task.optimizer)
-    trainer.update({f"rng.{name}": g.get_state() for name, g in task.generators.items()})
     loader_tensors, loader_rest = split_state("loader", loader.state_dict())
     trainer.update(loader_tensors)
-    state = {**task.state, "step": step, "complete": complete, "loader": loader_rest}
+    state = {**task.state, "step": step, "complete": complete, "loader": loader_rest,
+             "world_size": world.size}
     return save_checkpoint(out_dir, step, task.model.state_dict(), trainer, state)
 
 
-def _restore(task: Task, loader, out_dir: Path, resume: bool) -> int:
+def _restore(task: Task, loader, out_dir: Path, resume: bool, world: World) -> tuple[int, list[str]]:
+    """The step to start from (0 without a checkpoint) and notes for the user."""
     folder = latest_checkpoint(out_dir)
+    if not all_equal(-1 if folder is None else read_state(folder)["step"], world):
+        raise RunDirError(f"the processes see different checkpoints in {out_dir}",
+                          hint="put {out_dir} on a file system that every machine shares")
     if folder is None:
-        return 0
+        return 0, []
     if not resume:
         raise RunDirError(f"{out_dir} already holds a checkpoint",
                           hint="pass {resume} to continue it, or choose another {out_dir}")
@@ -217,7 +239,9 @@ def _restore(task: Task, loader, out_dir: Path, resume: bool) -> int:
     tensors = load_tensors(folder, "trainer", device)
     load_optimizer(task.optimizer, tensors)
     cpu = {k: v.cpu() for k, v in tensors.items() if not k.startswith("optim.")}
-    for name, g in task.generators.items():
-        g.set_state(cpu[f"rng.{name}"])
     loader.load_state_dict(join_state("loader", cpu, state["loader"]))
-    return state["step"]
+    made_with = state.get("world_size", 1)
+    notes = [] if made_with == world.size else [
+        f"resuming with {world.size} process(es) a checkpoint made with {made_with}: the global batch "
+        "is the same, but the run is no longer bitwise reproducible (sums are taken in another order)"]
+    return state["step"], notes

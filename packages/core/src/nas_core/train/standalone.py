@@ -14,14 +14,17 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
+from torch.nn.parallel import DistributedDataParallel
 
 from ..cell import DropPath
-from ..data import ImageData
+from ..data import ImageData, derived_generator
+from ..errors import InputError
 from ..evaluation import autocast, evaluate_split
 from ..network import Network, NetworkConfig, build_network, count_flops, count_params
 from ..space import Architecture
 from .checkpoint import atomic_write_json, atomic_write_text
 from .config import StandaloneConfig
+from .distributed import sync_batch_norm
 from .loop import Callback, Task, prepare, run
 from .rundir import RunDirError
 
@@ -52,24 +55,36 @@ def train_standalone(arch: Architecture, config: StandaloneConfig, train: ImageD
                      out_dir: str | Path, *, test: ImageData | None = None, resume: bool = False,
                      callbacks: Iterable[Callback] = ()) -> dict:
     """Train ``arch`` from scratch on ``train``; evaluate on ``val`` (and ``test``). Returns the
-    result also written to ``out_dir/result.json``."""
+    result also written to ``out_dir/result.json``.
+
+    Under torchrun: ``DistributedDataParallel`` over the processes, each on its slice of every
+    batch, with batch norm per process, or over the global batch with ``config.sync_bn`` (CUDA)."""
     network = NetworkConfig(config.width, config.cells_per_stack, train.channels, train.num_classes)
-    device, net, loader = prepare(config, lambda: build_network(arch, network), train)
+    device, world, net, loader = prepare(config, lambda: build_network(arch, network), train)
+    if config.sync_bn and world.size > 1:
+        if device.type != "cuda":
+            raise InputError("synchronised batch norm needs CUDA devices (torch syncs it only there)",
+                             hint="drop {sync_bn}")
+        sync_batch_norm(net)
     opt = torch.optim.SGD(net.parameters(), lr=config.scaled_lr(), momentum=config.momentum,
                           nesterov=True, weight_decay=config.weight_decay)
-    aug_gen = torch.Generator(device=device).manual_seed(config.seed)
     total = config.total_steps(len(train))
-    forward = torch.compile(net) if config.compile else net
+    # static_graph: every step uses the same parameters (an architecture may leave a cell input's
+    # preprocessing unused, which plain DDP refuses).
+    module = DistributedDataParallel(net, static_graph=True) if world.size > 1 else net
+    forward = torch.compile(module) if config.compile else module
 
     def step(x: torch.Tensor, y: torch.Tensor, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        # Cutout and drop-path draw from a generator keyed by (seed, rank, step): resumable as is.
+        augment = derived_generator(config.seed, f"augment-{world.rank}-{i}", device)
         if config.cutout:
-            x = cutout(x, config.cutout, aug_gen)
-        drop = DropPath(config.drop_path * i / max(1, total - 1), aug_gen) if config.drop_path else None
+            x = cutout(x, config.cutout, augment)
+        drop = DropPath(config.drop_path * i / max(1, total - 1), augment) if config.drop_path else None
         with autocast(device, config.bf16):
             logits = forward(x, drop) if drop is not None else forward(x)
             loss = F.cross_entropy(logits.float(), y, label_smoothing=config.label_smoothing)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.backward()  # DDP averages the gradients over the processes here
         if config.grad_clip:
             torch.nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
         opt.step()
@@ -77,15 +92,18 @@ def train_standalone(arch: Architecture, config: StandaloneConfig, train: ImageD
 
     state = {"kind": "standalone", "space": arch.space, "arch": arch.to_dict(),
              "config": config.to_dict(), "network": network.to_dict(), "data": train.info()}
-    task = Task(net, opt, step, {"augment": aug_gen}, state)
+    task = Task(net, opt, step, state)
     net.train()
     summary = run(task, loader, config, total, out_dir, callbacks, resume)
-    return _finish(net, arch, network, config, train, val, test, Path(out_dir), summary, device)
+    result = _result(net, arch, network, config, train, val, test, summary, device)
+    if world.main:
+        _write(net, arch, result, Path(out_dir))
+    world.barrier()
+    return result
 
 
-def _finish(net: Network, arch, network, config, train, val, test, out_dir: Path, summary: dict,
-            device) -> dict:
-    result = {
+def _result(net: Network, arch, network, config, train, val, test, summary: dict, device) -> dict:
+    return {
         "arch": arch.to_dict(), "arch_id": arch.id, "arch_string": str(arch),
         "params": count_params(net), "flops": count_flops(net, tuple(train.images.shape[1:])),
         "val": evaluate(net, val, config.eval_batch_size, device, config.bf16),
@@ -95,12 +113,14 @@ def _finish(net: Network, arch, network, config, train, val, test, out_dir: Path
         "channels": train.channels,
         "mean": list(train.mean), "std": list(train.std),
     }
+
+
+def _write(net: Network, arch: Architecture, result: dict, out_dir: Path) -> None:
     tmp = out_dir / ".model.safetensors.tmp"
     save_file({k: v.detach().contiguous().cpu() for k, v in net.state_dict().items()}, tmp)
     tmp.replace(out_dir / "model.safetensors")
     atomic_write_text(out_dir / "arch.json", arch.to_json(indent=2) + "\n")
     atomic_write_json(out_dir / "result.json", result)
-    return result
 
 
 def load_network(model_dir: str | Path, device: str | torch.device = "cpu") -> tuple[Network, dict]:

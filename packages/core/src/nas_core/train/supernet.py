@@ -1,9 +1,11 @@
 """Training the one-shot model (Bender et al. 2018, Sec. 3.2).
 
-Each step: split the batch into ghost batches, draw path-dropout masks for each (the rate ramps
-linearly from 0 to ``dropout_rate`` over training), run the sparse one-shot forward, add L2 only
-to the parameters of paths that were on, clip, and take an SGD step (Nesterov momentum 0.9,
-cosine-decayed learning rate after a short linear warm-up).
+Each step: split the batch into ghost batches, draw path-dropout masks for each from a generator
+keyed by (seed, step) (the rate ramps linearly from 0 to ``dropout_rate`` over training), run the
+sparse one-shot forward, add L2 only to the parameters of paths that were on, clip, and take an
+SGD step (Nesterov momentum 0.9, cosine-decayed learning rate after a short linear warm-up).
+Under torchrun, the ghost batches of a step are shared out over the processes
+(``distributed.py``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ..data import ImageData
+from ..data import ImageData, derived_generator
 from ..evaluation import autocast
 from ..network import NetworkConfig
 from ..oneshot import OneShotModel, add_weight_decay
@@ -22,6 +24,7 @@ from ..ops import NormSpec
 from ..space import SearchSpace, get_space
 from . import checkpoint
 from .config import SupernetConfig
+from .distributed import average_gradients
 from .loop import Callback, Task, prepare, run
 from .rundir import RunDirError
 
@@ -34,22 +37,28 @@ def build_supernet(config: SupernetConfig, data: ImageData) -> OneShotModel:
 
 def train_supernet(config: SupernetConfig, data: ImageData, out_dir: str | Path, *,
                    resume: bool = False, callbacks: Iterable[Callback] = ()) -> OneShotModel:
-    """Train a one-shot model on ``data`` (the train split); checkpoints go to ``out_dir``."""
-    device, model, loader = prepare(config, lambda: build_supernet(config, data), data)
+    """Train a one-shot model on ``data`` (the train split); checkpoints go to ``out_dir``.
+
+    Under torchrun each of the ``world.size`` processes runs its contiguous slice of the step's
+    ghost batches: the same steps as one process with the same (global) batch."""
+    device, world, model, loader = prepare(config, lambda: build_supernet(config, data), data)
+    ghosts = config.batch_size // config.ghost_batch  # G, over the global batch
+    mine = slice(world.rank * ghosts // world.size, (world.rank + 1) * ghosts // world.size)
     opt = torch.optim.SGD(model.parameters(), lr=config.scaled_lr(), momentum=config.momentum,
                           nesterov=True)
-    masks_gen = torch.Generator().manual_seed(config.seed)
     total = config.total_steps(len(data))
 
     def step(x: torch.Tensor, y: torch.Tensor, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        masks = model.path_dropout(len(x) // config.ghost_batch, config.dropout_rate,
-                                   ramp(i, total), masks_gen)
+        # The masks of all G ghost batches, keyed by (seed, step): the same on every rank.
+        masks = model.path_dropout(ghosts, config.dropout_rate, ramp(i, total),
+                                   derived_generator(config.seed, f"path-dropout-step-{i}"))
         with autocast(device, config.bf16):
-            logits = model(x, masks=masks)
+            logits = model(x, masks=masks.select(mine))  # x: this rank's ghost batches
             loss = F.cross_entropy(logits.float(), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        add_weight_decay(model.active_parameters(masks), config.weight_decay)
+        average_gradients(list(model.parameters()), world)  # mean over the global batch
+        add_weight_decay(model.active_parameters(masks), config.weight_decay)  # on anywhere this step
         if config.grad_clip:
             grads = [p for p in model.parameters() if p.grad is not None]
             torch.nn.utils.clip_grad_norm_(grads, config.grad_clip)
@@ -58,8 +67,7 @@ def train_supernet(config: SupernetConfig, data: ImageData, out_dir: str | Path,
 
     state = {"kind": "supernet", "space": model.space.to_dict(), "config": config.to_dict(),
              "network": model.config.to_dict(), "data": data.info()}
-    task = Task(model, opt, step, {"masks": masks_gen}, state,
-                extra=lambda i: {"dropout": config.dropout_rate * ramp(i, total)})
+    task = Task(model, opt, step, state, extra=lambda i: {"dropout": config.dropout_rate * ramp(i, total)})
     run(task, loader, config, total, out_dir, callbacks, resume)
     return model
 
