@@ -1,4 +1,4 @@
-"""Portable where it costs nothing: no fcntl (the exact-N lock is filelock's), the data cache from
+"""Portable where it costs nothing: no fcntl (a SQLite study's budget lock is filelock's), the data cache from
 platformdirs with $NAS_DATA_DIR and $XDG_CACHE_HOME honoured, `nas dashboard --host`."""
 
 import ast
@@ -37,25 +37,27 @@ def test_no_module_imports_fcntl():
     assert [str(p) for p in sources if "fcntl" in imported_modules(p)] == []
 
 
-# -- the exact-N lock ---------------------------------------------------------------------------
+# -- the budget lock of a SQLite study ----------------------------------------------------------
 COUNT_UNDER_LOCK = """
 import sys, time
 from pathlib import Path
-from nas_cli.search._study import file_lock
-lock, counter = sys.argv[1:]
+from nas_cli.search import open_storage, open_study
+from nas_cli.search._study import budget_lock
+url, counter = sys.argv[1:]
+study = open_study(open_storage(url), "s", ["maximize"])
 for _ in range(40):
-    with file_lock(lock):
+    with budget_lock(study):
         value = int(Path(counter).read_text())
         time.sleep(0.002)  # widen the read-modify-write window
         Path(counter).write_text(str(value + 1))
 """
 
 
-def test_file_lock_excludes_other_processes(tmp_path):
+def test_budget_lock_excludes_other_processes(tmp_path):
     counter = tmp_path / "counter"
     counter.write_text("0")
-    procs = [subprocess.Popen([sys.executable, "-c", COUNT_UNDER_LOCK, str(tmp_path / ".lock"), str(counter)])
-             for _ in range(2)]
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    procs = [subprocess.Popen([sys.executable, "-c", COUNT_UNDER_LOCK, url, str(counter)]) for _ in range(2)]
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     assert counter.read_text() == "80"  # no lost update
 

@@ -17,6 +17,7 @@ from .commands.dashboard import dashboard
 from .commands.export import export
 from .commands.predict import predict
 from .commands.run import run
+from .commands.search import search
 from .commands.train import train
 
 app = typer.Typer(
@@ -49,6 +50,7 @@ def _setup(
 
 
 app.command("run")(run)
+app.command("search")(search)
 app.add_typer(space.app, name="space")
 app.add_typer(supernet.app, name="supernet")
 app.command("train")(train)

@@ -21,7 +21,7 @@ from ._pick import parse_pick
 
 # Settings that may change when a run directory is continued; every other one must match.
 MAY_CHANGE = ("top_k", "pick", "data.data_dir", "search.sampler", "search.trials", "search.workers", "search.storage",
-              "search.study", "search.device", "supernet.device", "standalone.device")
+              "search.study", "search.heartbeat", "search.device", "supernet.device", "standalone.device")
 
 
 @dataclass(frozen=True)

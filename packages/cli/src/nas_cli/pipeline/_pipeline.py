@@ -171,8 +171,14 @@ class Pipeline:
         warning = budget_warning(config.search.sampler, total)
         if warning:
             self.ui.note(warning)
+        counting = self.study  # workers elsewhere may complete trials too: count them all
+
+        def on_trial(trial: optuna.trial.FrozenTrial) -> None:
+            done = counting.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+            self.ui.trial(len(done), total, trial.user_attrs)
+
         study = run_search(self.out / "search", self.out / "supernet", self.config.data, self.config.search,
-                           on_trial=lambda t: self.ui.trial(t.number + 1, total, t.user_attrs),
+                           on_trial=on_trial,
                            on_count=lambda n: self.ui.trial(n, total, {}))
         describe_run(study, dataset=config.data.dataset, profile=config.profile, space=config.space, run_dir=self.out)
         return {"study": study.study_name, "warnings": [warning] if warning else []}

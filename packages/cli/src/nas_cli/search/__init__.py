@@ -17,12 +17,13 @@ from ._search import (
     SearchConfig,
     best_architectures,
     make_scorer,
+    open_search_study,
     pareto_finalists,
     pareto_fronts,
     run_search,
     search_worker,
 )
-from ._study import StudyError, counted, default_storage, open_storage, open_study
+from ._study import StudyError, claim_trial, default_storage, open_storage, open_study, plan_trials
 
 __all__ = [
     "COSTS",
@@ -32,7 +33,7 @@ __all__ = [
     "StudyError",
     "best_architectures",
     "budget_warning",
-    "counted",
+    "claim_trial",
     "create_sampler",
     "decode",
     "default_storage",
@@ -41,9 +42,11 @@ __all__ = [
     "list_samplers",
     "make_scorer",
     "open_storage",
+    "open_search_study",
     "open_study",
     "pareto_finalists",
     "pareto_fronts",
+    "plan_trials",
     "run_search",
     "search_worker",
     "suggest_architecture",

@@ -4,8 +4,9 @@ Paper: Bender et al. 2018, Sec. 4 (random search over one-shot accuracy). Every 
 Optuna study is one architecture: the sampler suggests it through the categorical encoding
 (``_encoding.py``), the one-shot model scores it (``nas_core.Scorer``, cached by architecture id
 in ``scores.jsonl``), and the trial stores the architecture and its figures as user attributes,
-so optuna-dashboard shows them. ``workers > 1`` runs that many processes against one study; a
-file lock around "count, then ask" makes them create exactly ``trials`` trials together.
+so optuna-dashboard shows them. ``workers > 1`` runs that many processes against one study, and
+``nas search`` joins one from other machines: queued slots and heartbeats (``_study.py``) make all
+of them together end with exactly ``trials`` trials, redoing only the trials of workers that died.
 
 The finalists (:func:`best_architectures`) are the top-K by one-shot accuracy, or, with a cost
 objective, K architectures of the Pareto front of one-shot accuracy against the cost. A latency
@@ -15,6 +16,7 @@ median: :func:`nas_core.measure_latency`).
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import time
 import warnings
@@ -28,11 +30,25 @@ import torch
 from nas_core import Architecture, Score, Scorer, build_network, measure_latency
 from nas_core.data import DataSpec
 from nas_core.errors import InputError
-from nas_core.train import load_supernet, resolve_device
+from nas_core.train import latest_checkpoint, load_supernet, resolve_device
 
 from ._encoding import suggest_architecture
 from ._samplers import SAMPLERS, create_sampler
-from ._study import ask_within_budget, counted, default_storage, fail_stale_trials, open_storage, open_study
+from ._study import (
+    HEARTBEAT_S,
+    StudyError,
+    claim_trial,
+    complete,
+    default_storage,
+    fail_stale,
+    heartbeat,
+    open_storage,
+    open_study,
+    plan_trials,
+    require_attrs,
+    retry,
+    running,
+)
 
 COSTS = ("params", "flops", "latency")
 
@@ -49,6 +65,7 @@ class SearchConfig:
     scoring: str = "batch-stats"  # or "recalibrate" (see nas_core.scoring)
     batch_size: int = 500  # evaluation batch (its statistics normalise the batch norm)
     device: str = "auto"
+    heartbeat: int = HEARTBEAT_S  # seconds between a running trial's heartbeats (stale after 4 missed)
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:
@@ -59,6 +76,8 @@ class SearchConfig:
             raise InputError(f"{self.trials} trials asked for", hint="give {trials} of at least 1")
         if self.workers < 1:
             raise InputError(f"{self.workers} workers asked for", hint="give {workers} of at least 1")
+        if self.heartbeat < 1:
+            raise InputError(f"a heartbeat every {self.heartbeat} s", hint="give {heartbeat} of at least 1")
 
     @property
     def objective_cost(self) -> str | None:
@@ -106,37 +125,75 @@ class Objective:
         return measure_latency(net, tuple(val.images.shape[1:]))
 
 
-def make_scorer(run_dir: Path, supernet_dir: Path, data: DataSpec, config: SearchConfig) -> Scorer:
+def make_scorer(run_dir: Path, supernet_dir: Path, data: DataSpec, config: SearchConfig,
+                cache: str = "scores.jsonl") -> Scorer:
     device = resolve_device(config.device)
     model = load_supernet(supernet_dir, device)
     train = data.load("train") if config.scoring == "recalibrate" else None
     return Scorer(model, data.load("val"), batch_size=config.batch_size, mode=config.scoring, train=train,
-                  cache_file=run_dir / "scores.jsonl")
+                  cache_file=run_dir / cache)
+
+
+def supernet_fingerprint(supernet_dir: Path) -> str:
+    """SHA-256 of the one-shot model's weights: every worker must score with the same model."""
+    folder = latest_checkpoint(supernet_dir)
+    if folder is None:
+        raise StudyError(f"no one-shot model in {supernet_dir}", hint="train it first (nas run does)")
+    digest = hashlib.sha256()
+    with (folder / "model.safetensors").open("rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def open_search_study(run_dir: Path, supernet_dir: Path, config: SearchConfig) -> optuna.Study:
+    """The search's study, checked to be for this space and one-shot model."""
+    storage = open_storage(config.storage or default_storage(run_dir), config.heartbeat)
+    study = open_study(storage, config.study, config.directions)
+    model = load_supernet(supernet_dir)
+    require_attrs(study, {"space": model.space.name, "supernet_sha256": supernet_fingerprint(supernet_dir)})
+    return study
+
+
+def _slot_seed(seed: int, slot: int) -> int:
+    return int.from_bytes(hashlib.sha256(f"{seed}:slot-{slot}".encode()).digest()[:4], "little")
 
 
 def search_worker(run_dir: Path, supernet_dir: Path, data: DataSpec, config: SearchConfig,
                   worker: int = 0, on_trial: Callable[[optuna.trial.FrozenTrial], None] | None = None,
-                  scorer: Scorer | None = None) -> int:
-    """Run trials until the study holds ``config.trials``; returns how many this worker ran."""
+                  scorer: Scorer | None = None, cache: str = "scores.jsonl") -> int:
+    """Run queued trials until none is left and none runs elsewhere; returns how many this worker ran.
+
+    Any number of workers, on any machines, may run this against one study: each claims queued
+    trials one at a time and keeps a heartbeat while it scores; a trial whose worker died is
+    failed and queued again by the next worker that looks (``_study.py``)."""
     if config.workers > 1:
         torch.set_num_threads(max(1, (multiprocessing.cpu_count() or 1) // config.workers))
-    scorer = scorer or make_scorer(run_dir, supernet_dir, data, config)
-    storage = open_storage(config.storage or default_storage(run_dir))
-    study = open_study(storage, config.study, config.directions)
-    # A fresh seed per worker and per resumption, so a continued search does not replay its start.
-    study.sampler = create_sampler(config.sampler, config.seed + 1000 * worker + counted(study))
+    scorer = scorer or make_scorer(run_dir, supernet_dir, data, config, cache)
+    study = open_search_study(run_dir, supernet_dir, config)
     objective, ran = Objective(scorer, config.objective_cost), 0
-    while (trial := ask_within_budget(study, config.trials, run_dir / ".study.lock")) is not None:
-        try:
-            values = objective(trial)
-        except BaseException:
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
-            raise
+
+    def sampler_for(slot: int) -> optuna.samplers.BaseSampler:
+        return create_sampler(config.sampler, _slot_seed(config.seed, slot))
+
+    while True:
+        fail_stale(study)
+        trial = claim_trial(study, config.trials, sampler_for)
+        if trial is None:
+            if not running(study):
+                return ran
+            time.sleep(config.heartbeat)  # trials run elsewhere: wait for them, or for their retries
+            continue
+        with heartbeat(study, trial):
+            try:
+                values = objective(trial)
+            except BaseException:
+                retry(study, study.tell(trial, state=optuna.trial.TrialState.FAIL))  # the slot is redone
+                raise
         frozen = study.tell(trial, values)
         ran += 1
         if on_trial is not None:
             on_trial(frozen)
-    return ran
 
 
 def _spawned_worker(*args) -> None:
@@ -146,33 +203,36 @@ def _spawned_worker(*args) -> None:
 
 def run_search(run_dir: str | Path, supernet_dir: str | Path, data: DataSpec, config: SearchConfig, *,
                on_trial: Callable[[optuna.trial.FrozenTrial], None] | None = None,
-               on_count: Callable[[int], None] | None = None, scorer: Scorer | None = None) -> optuna.Study:
-    """Search until the study holds ``config.trials`` trials; resumes an existing study."""
+               on_count: Callable[[int], None] | None = None, scorer: Scorer | None = None,
+               cache: str = "scores.jsonl") -> optuna.Study:
+    """Search until the study holds ``config.trials`` complete trials; resumes an existing study,
+    or joins one that workers elsewhere run (``cache``: the score cache file in ``run_dir``)."""
     run_dir, supernet_dir = Path(run_dir), Path(supernet_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    storage = open_storage(config.storage or default_storage(run_dir))
-    study = open_study(storage, config.study, config.directions)
-    fail_stale_trials(study)
+    if config.storage is None:
+        run_dir.mkdir(parents=True, exist_ok=True)  # the SQLite study lives there
+    study = open_search_study(run_dir, supernet_dir, config)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study.set_metric_names(["one_shot_accuracy"] + ([config.objective_cost] if config.objective_cost else []))
-    study.set_user_attr("search_config", asdict(config))
+    study.set_user_attr("search_config", {**asdict(config), "storage": None})  # no password in the study
+    study.set_user_attr("trials", config.trials)
+    plan_trials(study, config.trials)
     if config.workers == 1:
-        search_worker(run_dir, supernet_dir, data, config, 0, on_trial, scorer)
+        search_worker(run_dir, supernet_dir, data, config, 0, on_trial, scorer, cache)
     else:
-        _run_processes(run_dir, supernet_dir, data, config, study, on_count)
+        _run_processes(run_dir, supernet_dir, data, config, study, on_count, cache)
     return study
 
 
-def _run_processes(run_dir, supernet_dir, data, config, study, on_count) -> None:
+def _run_processes(run_dir, supernet_dir, data, config, study, on_count, cache) -> None:
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_spawned_worker, args=(run_dir, supernet_dir, data, config, w))
+    procs = [ctx.Process(target=_spawned_worker, args=(run_dir, supernet_dir, data, config, w, None, None, cache))
              for w in range(config.workers)]
     for p in procs:
         p.start()
     while any(p.is_alive() for p in procs):
         if on_count is not None:
-            on_count(len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))))
+            on_count(len(complete(study)))
         time.sleep(0.5)
     failed = [p.exitcode for p in procs if p.exitcode != 0]
     if failed:

@@ -1,0 +1,78 @@
+"""Fixtures shared by all tests: a real PostgreSQL server (issue 16).
+
+``postgres_url`` (session): a server as a plain ``postgresql://user:password@host:port/db`` URL
+(Optuna's ``RDBStorage`` wants ``postgresql+psycopg://``). ``$NAS_TEST_POSTGRES_URL`` if set (the
+user needs CREATEDB); else a throwaway cluster started with ``.ci/postgres.sh`` for the session;
+else the test is skipped, or fails under ``CI=true``. ``postgres_db`` (per test): a fresh, empty
+database on that server, dropped after the test.
+
+    def test_study(postgres_db):
+        storage = optuna.storages.RDBStorage(postgres_db.replace("postgresql://", "postgresql+psycopg://"))
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+POSTGRES_SH = Path(__file__).resolve().parents[1] / ".ci" / "postgres.sh"
+
+
+def no_server(reason: str) -> None:
+    """Skip the test, or fail it under CI, where the server is required."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"no PostgreSQL server under CI=true: {reason}", pytrace=False)
+    pytest.skip(f"no PostgreSQL server: {reason}")
+
+
+def have_binaries() -> bool:
+    """What ``.ci/postgres.sh`` would find: $NAS_TEST_POSTGRES_BIN_DIR, Debian's, or PATH."""
+    if os.environ.get("NAS_TEST_POSTGRES_BIN_DIR"):
+        return os.access(Path(os.environ["NAS_TEST_POSTGRES_BIN_DIR"], "initdb"), os.X_OK)
+    return bool(glob.glob("/usr/lib/postgresql/*/bin/initdb")) or shutil.which("initdb") is not None
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    if url := os.environ.get("NAS_TEST_POSTGRES_URL"):
+        yield url.replace("postgresql+psycopg://", "postgresql://", 1)
+        return
+    if not have_binaries():
+        no_server("set NAS_TEST_POSTGRES_URL or install PostgreSQL (apt-get install postgresql)")
+    cluster = tempfile.mkdtemp(prefix="nas-postgres-")  # in /tmp: the `postgres` user can reach it
+    started = subprocess.run(["bash", str(POSTGRES_SH), "start", cluster], capture_output=True, text=True)
+    try:
+        if started.returncode != 0:
+            no_server(f".ci/postgres.sh start failed: {started.stderr.strip()[-500:]}")
+        yield started.stdout.splitlines()[-1]
+    finally:
+        subprocess.run(["bash", str(POSTGRES_SH), "stop", cluster], capture_output=True)
+
+
+def with_database(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+@pytest.fixture
+def postgres_db(postgres_url: str) -> Iterator[str]:
+    try:
+        import psycopg
+    except ImportError:
+        no_server("psycopg is not installed (pip install -e 'packages/cli[postgres]')")
+    name = f"t_{secrets.token_hex(6)}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield with_database(postgres_url, name)
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
