@@ -17,6 +17,8 @@ $PY -m pytest -q -m gpu tests || true
 # Sparse per ghost batch vs batched vs dense-masked training step (docs/model.md: the GPU default,
 # batched, is reasoned, not yet measured). Paper profile's shape: F = 32, batch 1,024, ghost 32.
 $PY benchmarks/supernet_step.py --device cuda --width 32 --batch 1024 --steps 5 || true
+# One-shot training on 1 process against one per GPU (NCCL), and the CPU rows (issue 16).
+$PY benchmarks/ddp_step.py --steps 40 || true
 $PY - "$DATA" <<'PYEOF'
 import sys, tempfile, time, dataclasses
 import torch

@@ -18,7 +18,8 @@ import typer
 
 from nas_cli._progress import progress_bar
 from nas_cli._ui import UserError, console, summary_table, user_errors
-from nas_cli.pipeline import RunConfig
+from nas_cli.commands.run import RichPipelineUI
+from nas_cli.pipeline import Pipeline, RunConfig
 from nas_cli.search import best_architectures, open_search_study, run_search
 
 
@@ -31,8 +32,11 @@ def search(
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or cuda:N (default: the run's).")] = None,
     heartbeat: Annotated[int | None, typer.Option(min=1, help="Seconds between a trial's heartbeats; a trial "
                                                   "4 heartbeats late is redone (default 5).")] = None,
+    finalists: Annotated[bool, typer.Option("--finalists", help="Then train the finalists no other machine "
+                                            "has claimed (into the run folder: share it).")] = False,
 ) -> None:
-    """Score trials of a run's study from this machine until the study holds its N trials."""
+    """Score trials of a run's study from this machine until the study holds its N trials; with
+    --finalists, then train the finalists nobody else has claimed."""
     with user_errors():
         config = _run_config(run, storage, workers, device, heartbeat)
         open_search_study(run / "search", run / "supernet", config.search)  # a wrong URL or study fails here
@@ -49,7 +53,14 @@ def search(
             study = run_search(run / "search", run / "supernet", config.data, config.search, on_trial=on_trial,
                                on_count=lambda n: bar.update(task, completed=n),
                                cache=f"scores.{socket.gethostname()}.{os.getpid()}.jsonl")  # this worker's own
-    _summary(study)
+        _summary(study)
+        if finalists:
+            ui = RichPipelineUI()
+            try:
+                trained = Pipeline(run, config, ui).train_claimed()
+            finally:
+                ui.stop()
+            console.print(f"finalists trained here: {trained} of {config.top_k}")
 
 
 def _run_config(run: Path, storage: str | None, workers: int, device: str | None,

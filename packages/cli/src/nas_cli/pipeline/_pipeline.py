@@ -25,6 +25,7 @@ import json
 import shutil
 import time
 from collections.abc import Callable
+from hashlib import sha256
 from pathlib import Path
 
 import optuna
@@ -34,6 +35,7 @@ from nas_core.data import ImageData
 from nas_core.run_info import git_revision, versions
 from nas_core.train import (
     Callback,
+    RunDirError,
     atomic_write_json,
     current_world,
     init_world,
@@ -45,7 +47,16 @@ from nas_core.train import (
     train_supernet,
 )
 
-from ..search import best_architectures, budget_warning, default_storage, open_storage, open_study, run_search
+from ..search import (
+    best_architectures,
+    budget_warning,
+    default_storage,
+    drain,
+    open_storage,
+    open_study,
+    plan_trials,
+    run_search,
+)
 from ._config import RunConfig, identity
 from ._latency import SETTINGS as LATENCY_SETTINGS
 from ._latency import ort_latency_ms
@@ -146,7 +157,10 @@ class Pipeline:
     @property
     def storage(self) -> optuna.storages.BaseStorage:
         """Where the search's study lives (by default ``RUN/search/study.db``)."""
-        return open_storage(self.config.search.storage or default_storage(self.out / "search"))
+        if self.config.search.storage:
+            return open_storage(self.config.search.storage)
+        (self.out / "search").mkdir(parents=True, exist_ok=True)
+        return open_storage(default_storage(self.out / "search"))
 
     @property
     def study(self) -> optuna.Study:
@@ -185,25 +199,53 @@ class Pipeline:
 
     def train_finalists(self) -> dict:
         """Phase 3 (Sec. 4): the ``top_k`` finalists (the best by one-shot accuracy, or the Pareto front
-        with a cost objective) trained from scratch, each with its onnxruntime latency; the results
-        are recorded on the study (``_record.py``)."""
-        finalists, study, main = [], self.study, current_world().main
+        with a cost objective) trained from scratch, here or by `nas search --finalists` elsewhere,
+        each with its onnxruntime latency; the results are recorded on the study (``_record.py``)."""
+        self.train_claimed()
+        if not current_world().main:  # under torchrun, rank 0 alone measures and records
+            return {}
+        finalists, study = [], self.study
         for rank, (arch, figures) in enumerate(best_architectures(study, self.config.top_k), start=1):
+            folder = self.out / "standalone" / f"{rank}-{arch.id}"
+            if not (folder / "result.json").exists():
+                raise RunDirError(f"finalist #{rank} was trained elsewhere and {folder} is not here",
+                                  hint="put the run folder on a file system all machines share")
+            result = json.loads((folder / "result.json").read_text())
+            latency = ort_latency_ms(folder, self.split("val").images) if self.needs_latency else None
+            finalists.append({"rank": rank, "dir": self.path(folder), "one_shot": figures, **_figures(result),
+                              "latency_ms": latency})
+        record_finalists(study, self.storage, finalists, self.out, self.config.space, self.config.search.objective_cost)
+        return {"finalists": finalists}
+
+    def train_claimed(self) -> int:
+        """Train the finalists no other machine has claimed, and wait for the ones they train.
+
+        The claims are the queued trials of the study ``<study>-finalists-<ids>`` (one slot per
+        finalist; claimed, kept alive and redone as the search's trials are, ``search/_study.py``).
+        Under torchrun, rank 0 claims and every process trains. Returns how many were trained here."""
+        world, chosen = current_world(), best_architectures(self.study, self.config.top_k)
+
+        def train(rank: int) -> float:
+            arch = chosen[rank - 1][0]
             folder = self.out / "standalone" / f"{rank}-{arch.id}"
             if not (folder / "result.json").exists():
                 train_standalone(arch, self.config.standalone, self.split("train"), self.split("val"), folder,
                                  test=self.split("test"), resume=True,
                                  callbacks=self.ui.trainer(f"train #{rank} {arch.id}"))
-            if not main:  # under torchrun, rank 0 alone measures and records
-                continue
-            result = json.loads((folder / "result.json").read_text())
-            latency = ort_latency_ms(folder, self.split("val").images) if self.needs_latency else None
-            finalists.append({"rank": rank, "dir": self.path(folder), "one_shot": figures, **_figures(result),
-                              "latency_ms": latency})
-        if not main:
-            return {}
-        record_finalists(study, self.storage, finalists, self.out, self.config.space, self.config.search.objective_cost)
-        return {"finalists": finalists}
+            return json.loads((folder / "result.json").read_text())["val"]["accuracy"]
+
+        if not world.main:
+            while (rank := world.share(None)) is not None:
+                train(rank)
+            return 0
+        ids = ",".join(arch.id for arch, _ in chosen)
+        queue = open_study(self.storage, f"{self.study.study_name}-finalists-{sha256(ids.encode()).hexdigest()[:8]}",
+                           ["maximize"])
+        plan_trials(queue, len(chosen), lambda slot: {"rank": slot + 1, "arch_id": chosen[slot][0].id})
+        trained = drain(queue, len(chosen), lambda claim: train(world.share(claim.user_attrs["rank"])),
+                        wait_s=self.config.search.heartbeat)
+        world.share(None)
+        return trained
 
     def export(self) -> dict:
         """Copy the finalist the pick rule chooses to ``best/`` and export it to ONNX."""

@@ -23,7 +23,7 @@ from ._search import (
     run_search,
     search_worker,
 )
-from ._study import StudyError, claim_trial, default_storage, open_storage, open_study, plan_trials
+from ._study import StudyError, claim_trial, default_storage, drain, open_storage, open_study, plan_trials
 
 __all__ = [
     "COSTS",
@@ -38,6 +38,7 @@ __all__ = [
     "decode",
     "default_storage",
     "distributions",
+    "drain",
     "encode",
     "list_samplers",
     "make_scorer",

@@ -37,17 +37,13 @@ from ._samplers import SAMPLERS, create_sampler
 from ._study import (
     HEARTBEAT_S,
     StudyError,
-    claim_trial,
     complete,
     default_storage,
-    fail_stale,
-    heartbeat,
+    drain,
     open_storage,
     open_study,
     plan_trials,
     require_attrs,
-    retry,
-    running,
 )
 
 COSTS = ("params", "flops", "latency")
@@ -171,29 +167,13 @@ def search_worker(run_dir: Path, supernet_dir: Path, data: DataSpec, config: Sea
         torch.set_num_threads(max(1, (multiprocessing.cpu_count() or 1) // config.workers))
     scorer = scorer or make_scorer(run_dir, supernet_dir, data, config, cache)
     study = open_search_study(run_dir, supernet_dir, config)
-    objective, ran = Objective(scorer, config.objective_cost), 0
+    objective = Objective(scorer, config.objective_cost)
 
     def sampler_for(slot: int) -> optuna.samplers.BaseSampler:
         return create_sampler(config.sampler, _slot_seed(config.seed, slot))
 
-    while True:
-        fail_stale(study)
-        trial = claim_trial(study, config.trials, sampler_for)
-        if trial is None:
-            if not running(study):
-                return ran
-            time.sleep(config.heartbeat)  # trials run elsewhere: wait for them, or for their retries
-            continue
-        with heartbeat(study, trial):
-            try:
-                values = objective(trial)
-            except BaseException:
-                retry(study, study.tell(trial, state=optuna.trial.TrialState.FAIL))  # the slot is redone
-                raise
-        frozen = study.tell(trial, values)
-        ran += 1
-        if on_trial is not None:
-            on_trial(frozen)
+    return drain(study, config.trials, objective, wait_s=config.heartbeat, sampler_for=sampler_for,
+                 on_done=on_trial)
 
 
 def _spawned_worker(*args) -> None:

@@ -26,7 +26,7 @@ import socket
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -136,9 +136,10 @@ def complete(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
 
 
-def plan_trials(study: optuna.Study, total: int) -> int:
+def plan_trials(study: optuna.Study, total: int, attrs_for: Callable[[int], dict] | None = None) -> int:
     """Queue the slots that the study needs to end with ``total`` complete trials; returns how
-    many this process queued (0 when none were missing or another process queued them)."""
+    many this process queued (0 when none were missing or another process queued them).
+    ``attrs_for(slot)``: more user attributes of a slot's trial (what it is to do)."""
     fail_stale(study)
     with budget_lock(study):
         trials = study.get_trials(deepcopy=False)
@@ -149,7 +150,7 @@ def plan_trials(study: optuna.Study, total: int) -> int:
         legacy = sum(1 for t in trials if "slot" not in t.user_attrs and t.state == TrialState.COMPLETE)
         missing = [slot for slot in range(total) if slot not in covered][:max(0, total - legacy - len(covered))]
         for slot in missing:
-            study.enqueue_trial({}, user_attrs={"slot": slot})
+            study.enqueue_trial({}, user_attrs={"slot": slot, **(attrs_for(slot) if attrs_for else {})})
     return len(missing)
 
 
@@ -218,6 +219,33 @@ def claim_trial(study: optuna.Study, total: int,
         except optuna.exceptions.UpdateFinishedTrialError:
             continue
     return None
+
+
+def drain(study: optuna.Study, total: int, run: Callable[[optuna.Trial], float | Sequence[float]], *,
+          wait_s: float, sampler_for: Callable[[int], optuna.samplers.BaseSampler] | None = None,
+          on_done: Callable[[optuna.trial.FrozenTrial], None] | None = None) -> int:
+    """Claim and ``run`` queued trials, with a heartbeat, until none is left to claim and none runs
+    elsewhere (waiting ``wait_s`` between looks); returns how many ran here. A trial whose ``run``
+    raises is failed and queued again, and the error goes on up."""
+    ran = 0
+    while True:
+        fail_stale(study)
+        trial = claim_trial(study, total, sampler_for)
+        if trial is None:
+            if not running(study):
+                return ran
+            time.sleep(wait_s)  # trials run elsewhere: wait for them, or for their retries
+            continue
+        with heartbeat(study, trial):
+            try:
+                values = run(trial)
+            except BaseException:
+                retry(study, study.tell(trial, state=TrialState.FAIL))  # the slot is redone
+                raise
+        frozen = study.tell(trial, values)
+        ran += 1
+        if on_done is not None:
+            on_done(frozen)
 
 
 def retry(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:

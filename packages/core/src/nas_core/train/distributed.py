@@ -54,6 +54,14 @@ class World:
         if self.size > 1:
             dist.barrier()
 
+    def share(self, value):
+        """Rank 0's ``value`` (small, picklable: sent between our own processes) on every rank."""
+        if self.size == 1:
+            return value
+        box = [value]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
 
 def launched_by_torchrun() -> bool:
     return all(name in os.environ for name in TORCHRUN_VARIABLES)
