@@ -26,7 +26,7 @@ from nas_core import get_space
 from nas_core.data import _idx, load_data
 
 runner = CliRunner()
-SMOKE = ["run", "--profile", "smoke", "--device", "cpu"]
+SMOKE = ["run", "--profile", "smoke", "--device", "cpu", "--trials", "2", "--top", "1"]  # every phase, little work
 INTERRUPTED = "interrupted: re-run the same command to continue (checkpoints are kept)"
 
 

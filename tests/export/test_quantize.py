@@ -90,15 +90,22 @@ def test_int8_weights_have_seven_bits_so_the_cpu_kernels_compute_the_graph(train
     assert (exact - fused).abs().max() < 0.25  # saturation: 0.84-1.81 on tiny models
 
 
-def test_export_from_a_run_directory(trained, tmp_path):
-    model_dir, result, test = trained
-    shutil.copytree(model_dir, tmp_path / "run" / "best")
-    report = export_onnx(tmp_path / "run", tmp_path / "m.onnx", images=test)
-    assert report["source"] == str(tmp_path / "run" / "best") and report["arch_id"] == result["arch_id"]
+@pytest.fixture(scope="module")
+def from_run_dir(trained, tmp_path_factory):
+    """An export from a run directory (the model in its ``best/``), with no parity images given."""
+    folder = tmp_path_factory.mktemp("from_run")
+    shutil.copytree(trained[0], folder / "run" / "best")
+    return folder / "run", export_onnx(folder / "run", folder / "m.onnx", subset=50)
 
 
-def test_val_split_is_the_default_parity_set(trained, tmp_path):
-    report = export_onnx(trained[0], tmp_path / "m.onnx", subset=50)
+def test_export_from_a_run_directory(trained, from_run_dir):
+    _, result, _ = trained
+    run_dir, report = from_run_dir
+    assert report["source"] == str(run_dir / "best") and report["arch_id"] == result["arch_id"]
+
+
+def test_val_split_is_the_default_parity_set(from_run_dir):
+    _, report = from_run_dir
     assert report["parity"]["data"] == "50 synthetic val images" and report["parity"]["images"] == 50
 
 

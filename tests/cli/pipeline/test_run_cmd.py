@@ -10,6 +10,7 @@ from nas_cli.main import app
 
 runner = CliRunner()
 SMOKE = ["run", "--profile", "smoke", "--device", "cpu"]
+FAST = ["--trials", "2", "--top", "1"]  # the smoke run's phases, with less work in search and train
 
 
 @pytest.fixture(scope="module")
@@ -75,12 +76,12 @@ def test_interrupted_run_resumes(tmp_path, monkeypatch):
 
     out = tmp_path / "run"
     monkeypatch.setattr(Pipeline, "train_finalists", boom)
-    result = runner.invoke(app, [*SMOKE, "--out", str(out)])
+    result = runner.invoke(app, [*SMOKE, *FAST, "--out", str(out)])
     assert result.exit_code != 0
     state = json.loads((out / "pipeline.json").read_text())
     assert set(state["phases"]) == {"supernet", "search"}
     monkeypatch.undo()
-    result = runner.invoke(app, [*SMOKE, "--out", str(out)])
+    result = runner.invoke(app, [*SMOKE, *FAST, "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert result.output.count("done before, skipped") == 2
     assert (out / "summary.json").exists()
