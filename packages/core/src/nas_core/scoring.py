@@ -86,18 +86,22 @@ class Scorer:
     """Scores architectures with a trained one-shot model, caching by architecture id.
 
     An architecture already scored is never recomputed; with ``cache_file`` the cache is a JSON
-    lines file that survives restarts and is shared by processes that append to it.
+    lines file that survives restarts and is shared by processes that append to it. Each line
+    records the scoring mode and ``model_id`` (what identifies the one-shot model, e.g. the SHA-256
+    of its weights): only lines of this mode and this model are trusted. A line that does not read
+    as a score (cut short by a crash, garbled) is ignored, and the architecture scored again.
     """
 
     def __init__(self, model: OneShotModel, val: ImageData, *, batch_size: int = 500,
                  mode: str = "batch-stats", train: ImageData | None = None,
-                 cache_file: str | Path | None = None, image_size: int | None = None):
+                 cache_file: str | Path | None = None, image_size: int | None = None,
+                 model_id: str | None = None):
         if mode not in MODES:
             raise ValueError(f"unknown scoring mode {mode!r} (known: {', '.join(MODES)})")
         if mode == "recalibrate" and train is None:
             raise ValueError("scoring mode 'recalibrate' needs training data")
         self.model, self.val, self.train = model.eval(), val, train
-        self.batch_size, self.mode = batch_size, mode
+        self.batch_size, self.mode, self.model_id = batch_size, mode, model_id
         self.cache_file = Path(cache_file) if cache_file else None
         self.image_size = image_size or val.image_size
         self.computed = 0  # architectures actually scored by this Scorer (not from the cache)
@@ -127,7 +131,8 @@ class Scorer:
         if self.cache_file is not None:
             self.cache_file.parent.mkdir(parents=True, exist_ok=True)
             with self.cache_file.open("a") as f:  # one short line per write: appends don't interleave
-                f.write(json.dumps({**score.to_dict(), "mode": self.mode}, sort_keys=True) + "\n")
+                line = {**score.to_dict(), "mode": self.mode, "model": self.model_id}
+                f.write(json.dumps(line, sort_keys=True) + "\n")
 
     def _load_cache(self) -> None:
         """Read the lines appended since the last read (ours and other processes')."""
@@ -138,11 +143,25 @@ class Scorer:
             new = f.read()
         complete = new[: new.rfind(b"\n") + 1]  # a line still being written is read next time
         self._read_upto += len(complete)
-        for line in complete.decode().splitlines():
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError:  # a line cut short by a crash: score it again
-                continue
-            if entry.pop("mode", self.mode) == self.mode:
-                self._cache.setdefault(entry["arch_id"], Score(**entry))
+        for line in complete.splitlines():
+            score = self._read_line(line)
+            if score is not None:
+                self._cache.setdefault(score.arch_id, score)
+
+    def _read_line(self, line: bytes) -> Score | None:
+        """The score a cache line records for this mode and model; None for any other line (one
+        cut short by a crash, or garbled: the architecture is scored again)."""
+        try:
+            entry = json.loads(line)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return None
+        if not isinstance(entry, dict):
+            return None
+        # (a line written before the mode was recorded is of the default mode: this one)
+        if (entry.pop("mode", self.mode), entry.pop("model", None)) != (self.mode, self.model_id):
+            return None
+        try:
+            return Score(**entry)
+        except TypeError:  # other fields
+            return None
 

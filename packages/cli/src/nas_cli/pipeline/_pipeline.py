@@ -124,7 +124,7 @@ class Pipeline:
         path = self.out / "pipeline.json"
         if not path.exists():
             return {"config": self.config.to_dict(), "phases": {}}
-        state = json.loads(path.read_text())
+        state = read_run_state(path)
         recorded = state["config"]
         require_same(identity(recorded), identity(self.config.to_dict()), where=self.out, what="a run",
                      hint="use another {out}")
@@ -306,6 +306,29 @@ class Pipeline:
             "versions": versions(), "git_revision": git_revision(),
             "run_dir": str(self.out.resolve()),
         }
+
+
+def read_run_state(path: Path) -> dict:
+    """``pipeline.json``; a one-line :class:`RunDirError` naming it if it is damaged (for every
+    reader of the file: ``Pipeline``, ``run_name``, ``nas search --run``)."""
+    try:
+        state = json.loads(path.read_bytes())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        problem = str(e).splitlines()[0]
+    else:
+        if _is_run_state(state):
+            return state
+        problem = "it holds no run's state (config and phases)"
+    raise RunDirError(f"cannot read {path}: {problem}", hint="use another {out} or {overwrite}")
+
+
+def _is_run_state(state) -> bool:
+    """Whether ``state`` has the shape :meth:`Pipeline._load_state` reads."""
+    if not isinstance(state, dict) or not isinstance(state.get("phases"), dict):
+        return False
+    config = state.get("config")
+    return (all(isinstance(p, dict) for p in state["phases"].values()) and isinstance(config, dict)
+            and isinstance(config.get("search"), dict) and "trials" in config["search"] and "top_k" in config)
 
 
 def _figures(result: dict) -> dict:

@@ -10,21 +10,38 @@ Layout of a run directory::
 A checkpoint directory is written under a temporary name and renamed into place, then ``latest``
 is replaced atomically: a crash at any moment leaves the previous checkpoint intact. Nothing is
 ever unpickled on load.
+
+What a crash cannot do, a disk can: ``state.json`` records the size and SHA-256 of each
+safetensors file, and :func:`find_checkpoint` passes over a checkpoint that fails the check (torn,
+bit-flipped, missing files, unreadable ``state.json``) or a ``latest`` that names no checkpoint,
+for the newest one that passes, and says so in its notes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
 
+from ..errors import InputError
+
 FORMAT_VERSION = 1
+FILES = ("model.safetensors", "trainer.safetensors")  # the files state.json records the hashes of
+STEP_NAME = re.compile(r"step_(\d{8,})")  # a checkpoint folder: step_00000200
+
+
+class CheckpointError(InputError):
+    """A checkpoint that cannot be used: damaged (torn, bit-flipped, files missing), an unreadable
+    ``state.json``, or a format this nas-core does not read."""
 
 
 def _umask() -> int:
@@ -35,12 +52,18 @@ def _umask() -> int:
 
 def atomic_write_text(path: str | Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename."""
+    atomic_write_bytes(path, text.encode())
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file (a name no other writer uses, in the
+    same folder) and a rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
@@ -70,9 +93,46 @@ def _contiguous(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
 
 
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes, in hex (read in 1 MiB blocks)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_record(path: str | Path) -> dict:
+    """What a loader checks a file against: ``{"bytes": size, "sha256": hex digest}``."""
+    return {"bytes": Path(path).stat().st_size, "sha256": file_sha256(path)}
+
+
+def bytes_record(data: bytes) -> dict:
+    """:func:`file_record` of a file that will hold ``data``."""
+    return {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def file_problem(path: Path, recorded: Any) -> str | None:
+    """Why ``path`` does not match its :func:`file_record` ("model.safetensors: SHA-256 differs"),
+    or None when it does."""
+    if not path.is_file():
+        return f"{path.name} is missing"
+    if not isinstance(recorded, dict):
+        return f"no size and SHA-256 recorded for {path.name}"
+    size = path.stat().st_size
+    if size != recorded.get("bytes"):
+        return f"{path.name}: {size} bytes, not the {recorded.get('bytes')!r} recorded"
+    if file_sha256(path) != recorded.get("sha256"):
+        return f"{path.name}: SHA-256 differs"
+    return None
+
+
 def save_checkpoint(out_dir: str | Path, step: int, model: dict[str, torch.Tensor],
                     trainer: dict[str, torch.Tensor], state: dict, keep: int = 2) -> Path:
-    """Write checkpoint ``step`` atomically and keep only the newest ``keep``. Returns its folder."""
+    """Write checkpoint ``step`` atomically and keep only the newest ``keep``. Returns its folder.
+
+    Checkpoints of later steps are removed too: they belong to a run that was resumed from an
+    earlier checkpoint (the newest was damaged), and would otherwise count among the ``keep``."""
     root = Path(out_dir) / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step_{step:08d}"
@@ -80,7 +140,8 @@ def save_checkpoint(out_dir: str | Path, step: int, model: dict[str, torch.Tenso
     try:
         save_file(_contiguous(model), tmp / "model.safetensors")
         save_file(_contiguous(trainer), tmp / "trainer.safetensors")
-        (tmp / "state.json").write_text(json.dumps({"format_version": FORMAT_VERSION, **state},
+        files = {name: file_record(tmp / name) for name in FILES}
+        (tmp / "state.json").write_text(json.dumps({"format_version": FORMAT_VERSION, **state, "files": files},
                                                    indent=2, sort_keys=True))
         if final.exists():
             shutil.rmtree(final)
@@ -89,25 +150,134 @@ def save_checkpoint(out_dir: str | Path, step: int, model: dict[str, torch.Tenso
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     atomic_write_text(root / "latest", final.name + "\n")
-    for old in sorted(p for p in root.glob("step_*") if p.is_dir())[:-keep]:
+    later = [p for p in checkpoint_folders(out_dir) if _step_of(p) > step]
+    for old in later + checkpoint_folders(out_dir)[len(later) + keep:]:
         shutil.rmtree(old, ignore_errors=True)
     return final
 
 
+def checkpoint_folders(out_dir: str | Path) -> list[Path]:
+    """The ``checkpoints/step_*`` folders of a run directory, newest first (found by listing; a
+    folder being written has a temporary name and is not among them)."""
+    root = Path(out_dir) / "checkpoints"
+    if not root.is_dir():
+        return []
+    found = [p for p in root.iterdir() if STEP_NAME.fullmatch(p.name) and p.is_dir() and not p.is_symlink()]
+    return sorted(found, key=_step_of, reverse=True)
+
+
+def _step_of(folder: Path) -> int:
+    return int(STEP_NAME.fullmatch(folder.name)[1])
+
+
+@dataclass(frozen=True)
+class Found:
+    """What :func:`find_checkpoint` found in a run directory."""
+
+    folder: Path | None  # the checkpoint to use: the one ``latest`` names, else the newest that passes
+    notes: tuple[str, ...] = ()  # what was passed over, and why: for the user
+    damaged: tuple[str, ...] = ()  # "step_00000200 (model.safetensors: SHA-256 differs)", each one
+
+    @property
+    def step(self) -> int:
+        """The step of :attr:`folder`; -1 without one."""
+        return -1 if self.folder is None else _step_of(self.folder)
+
+
+def find_checkpoint(out_dir: str | Path) -> Found:
+    """The checkpoint to resume from or load: the one ``checkpoints/latest`` names if that is the
+    name of a checkpoint folder of this run and the checkpoint passes :func:`checkpoint_problem`,
+    else the newest folder (found by listing) that passes. ``folder`` is None when none passes;
+    ``damaged`` then says whether there were checkpoints at all."""
+    listed = checkpoint_folders(out_dir)
+    named, pointer_problem = _pointed(Path(out_dir) / "checkpoints", listed)
+    candidates = ([named] if named else []) + [p for p in listed if p != named]
+    damaged: list[tuple[str, str]] = []  # (folder name, problem)
+    for folder in candidates:
+        problem = checkpoint_problem(folder)
+        if problem is not None:
+            damaged.append((folder.name, problem))
+            continue
+        notes = [f"checkpoint {name} is damaged ({why}); resuming from {folder.name}" for name, why in damaged]
+        if pointer_problem:
+            notes.insert(0, f"checkpoints/latest {pointer_problem}; resuming from {folder.name}, the newest "
+                            "valid checkpoint")
+        return Found(folder, tuple(notes), tuple(f"{name} ({why})" for name, why in damaged))
+    return Found(None, (), tuple(f"{name} ({why})" for name, why in damaged))
+
+
+def _pointed(root: Path, listed: list[Path]) -> tuple[Path | None, str | None]:
+    """The folder ``latest`` names, or None and what is wrong with it. Only the name of a
+    checkpoint folder present in ``root`` is accepted: the pointer is never joined into a path."""
+    pointer = root / "latest"
+    if not pointer.exists() and not pointer.is_symlink():
+        return None, "is missing" if listed else None
+    try:
+        name = pointer.read_text().strip()
+    except (OSError, UnicodeDecodeError) as e:
+        return None, f"cannot be read ({type(e).__name__})"
+    named = next((p for p in listed if p.name == name), None)
+    if named is not None:
+        return named, None
+    if not name:
+        return None, "is empty"
+    shown = name if len(name) <= 40 else name[:37] + "..."
+    if STEP_NAME.fullmatch(name):
+        return None, f"names {shown}, which is not a checkpoint folder"
+    return None, f"holds {shown!r}, not the name of a checkpoint"
+
+
 def latest_checkpoint(out_dir: str | Path) -> Path | None:
-    """The newest complete checkpoint folder of a run directory, or None."""
-    pointer = Path(out_dir) / "checkpoints" / "latest"
-    if not pointer.exists():
-        return None
-    folder = pointer.parent / pointer.read_text().strip()
-    return folder if (folder / "state.json").exists() else None
+    """The checkpoint folder of a run directory to load: the one ``checkpoints/latest`` names, or
+    the newest that passes its checks if that one does not (:func:`find_checkpoint`); None if no
+    checkpoint passes."""
+    return find_checkpoint(out_dir).folder
+
+
+def checkpoint_problem(folder: str | Path) -> str | None:
+    """Why checkpoint ``folder`` cannot be used ("model.safetensors: SHA-256 differs"), or None."""
+    folder = Path(folder)
+    try:
+        state = _read_state(folder)
+    except CheckpointError as e:
+        return e.render()
+    if STEP_NAME.fullmatch(folder.name) and state["step"] != _step_of(folder):
+        return f"state.json: step {state['step']}, not the folder's"
+    if "files" not in state:
+        # Written before sizes and hashes were recorded: nothing to verify against, so it is
+        # accepted as it is (a torn file then fails only when safetensors reads it).
+        return next((f"{name} is missing" for name in FILES if not (folder / name).is_file()), None)
+    files = state["files"] if isinstance(state["files"], dict) else {}
+    return next((p for name in FILES if (p := file_problem(folder / name, files.get(name)))), None)
 
 
 def read_state(folder: str | Path) -> dict:
-    state = json.loads((Path(folder) / "state.json").read_text())
-    if state.get("format_version", 0) > FORMAT_VERSION:
-        raise ValueError(f"{folder}: checkpoint format {state['format_version']} is newer than "
-                         "this nas-core reads; upgrade nas-core")
+    """A checkpoint's ``state.json``; :class:`CheckpointError` if it cannot be read, is not a JSON
+    object, or records no format version in 1..FORMAT_VERSION or no integer step."""
+    try:
+        return _read_state(Path(folder))
+    except CheckpointError as e:
+        raise CheckpointError(f"checkpoint {folder}: {e.message}", hint=e.hint) from None
+
+
+def _read_state(folder: Path) -> dict:
+    path = folder / "state.json"
+    try:
+        state = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise CheckpointError("state.json is missing") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"state.json cannot be read: {str(e).splitlines()[0]}") from None
+    if not isinstance(state, dict):
+        raise CheckpointError("state.json holds no JSON object")
+    version = state.get("format_version")
+    if type(version) is not int or version < 1:  # type(): True is an int to isinstance
+        raise CheckpointError(f"state.json: format_version {version!r} is not a format version")
+    if version > FORMAT_VERSION:
+        raise CheckpointError(f"state.json: format {version} is newer than this nas-core reads "
+                              f"({FORMAT_VERSION})", hint="upgrade nas-core")
+    if type(state.get("step")) is not int:
+        raise CheckpointError(f"state.json: step {state.get('step')!r} is not a step number")
     return state
 
 

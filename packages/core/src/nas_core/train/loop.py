@@ -18,8 +18,10 @@ from torch import nn
 
 from ..data import DeviceLoader, ImageData
 from .checkpoint import (
+    Found,
+    atomic_write_text,
+    find_checkpoint,
     join_state,
-    latest_checkpoint,
     load_tensors,
     read_state,
     save_checkpoint,
@@ -60,20 +62,46 @@ class Callback:
 
 
 class JsonlMetrics(Callback):
-    """Append every progress report to ``metrics.jsonl``; on resume, drop lines past the checkpoint."""
+    """Append every progress report to ``metrics.jsonl``; on resume, drop lines past the checkpoint.
+
+    A last line cut short (the process was killed while appending it) is dropped; a damaged line
+    before it is a :class:`RunDirError` naming the file and the line."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
 
     def on_start(self, info: dict) -> None:
         if self.path.exists():
-            lines = self.path.read_text().splitlines()
-            kept = [ln for ln in lines if ln.strip() and json.loads(ln)["step"] <= info["start_step"]]
-            self.path.write_text("".join(ln + "\n" for ln in kept))
+            kept = [ln for ln, step in self._read() if step <= info["start_step"]]
+            atomic_write_text(self.path, "".join(ln + "\n" for ln in kept))
+
+    def _read(self) -> list[tuple[str, int]]:
+        """``(line, step)`` of each line of the file, but a torn last one."""
+        lines = [ln for ln in self.path.read_bytes().split(b"\n") if ln.strip()]
+        found = []
+        for number, line in enumerate(lines, start=1):
+            step = _metrics_step(line)
+            if step is None and number == len(lines):
+                break  # torn by a kill mid-append: the checkpoint's step is earlier anyway
+            if step is None:
+                raise RunDirError(f"{self.path}, line {number}: not a metrics record",
+                                  hint="repair or delete the line, or use another {out_dir}")
+            found.append((line.decode(), step))
+        return found
 
     def on_progress(self, progress: Progress) -> None:
         with self.path.open("a") as f:
             f.write(json.dumps(asdict(progress), sort_keys=True) + "\n")
+
+
+def _metrics_step(line: bytes) -> int | None:
+    """The step of one line of ``metrics.jsonl``; None if the line is no metrics record."""
+    try:
+        record = json.loads(line)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    step = record.get("step") if isinstance(record, dict) else None
+    return step if type(step) is int else None
 
 
 def lr_at(step: int, total: int, peak: float, warmup: float) -> float:
@@ -221,16 +249,10 @@ def _save(task: Task, loader, out_dir: Path, step: int, complete: bool, world: W
 
 def _restore(task: Task, loader, out_dir: Path, resume: bool, world: World) -> tuple[int, list[str]]:
     """The step to start from (0 without a checkpoint) and notes for the user."""
-    folder = latest_checkpoint(out_dir)
-    if not all_equal(-1 if folder is None else read_state(folder)["step"], world):
-        raise RunDirError(f"the processes see different checkpoints in {out_dir}",
-                          hint="put {out_dir} on a file system that every machine shares")
-    if folder is None:
+    found = _resume_point(out_dir, resume, world)
+    if found.folder is None:
         return 0, []
-    if not resume:
-        raise RunDirError(f"{out_dir} already holds a checkpoint",
-                          hint="pass {resume} to continue it, or choose another {out_dir}")
-    state = read_state(folder)
+    folder, state = found.folder, read_state(found.folder)
     identity = ("kind", "space", "arch", "network", "data")  # what makes the weights mean something
     require_same({k: state.get(k) for k in identity}, {k: task.state.get(k) for k in identity},
                  where=out_dir, what="a checkpoint", hint="use another {out_dir}")
@@ -240,8 +262,28 @@ def _restore(task: Task, loader, out_dir: Path, resume: bool, world: World) -> t
     load_optimizer(task.optimizer, tensors)
     cpu = {k: v.cpu() for k, v in tensors.items() if not k.startswith("optim.")}
     loader.load_state_dict(join_state("loader", cpu, state["loader"]))
-    made_with = state.get("world_size", 1)
-    notes = [] if made_with == world.size else [
-        f"resuming with {world.size} process(es) a checkpoint made with {made_with}: the global batch "
-        "is the same, but the run is no longer bitwise reproducible (sums are taken in another order)"]
+    notes, made_with = list(found.notes), state.get("world_size", 1)
+    if made_with != world.size:
+        notes.append(f"resuming with {world.size} process(es) a checkpoint made with {made_with}: the global "
+                     "batch is the same, but the run is no longer bitwise reproducible (sums are taken in "
+                     "another order)")
     return state["step"], notes
+
+
+def _resume_point(out_dir: Path, resume: bool, world: World) -> Found:
+    """The checkpoint to resume from (``folder`` None: start at step 0). A damaged newest checkpoint
+    (or ``latest`` pointer) is passed over for the newest valid one, with a note; checkpoints of
+    which none is valid refuse the run rather than start it again."""
+    found = find_checkpoint(out_dir)
+    if not all_equal(found.step, world):
+        raise RunDirError(f"the processes see different checkpoints in {out_dir}",
+                          hint="put {out_dir} on a file system that every machine shares")
+    if found.folder is None and not found.damaged:
+        return found
+    if not resume:
+        raise RunDirError(f"{out_dir} already holds a checkpoint",
+                          hint="pass {resume} to continue it, or choose another {out_dir}")
+    if found.folder is None:
+        raise RunDirError(f"no valid checkpoint in {out_dir / 'checkpoints'}: {'; '.join(found.damaged)}",
+                          hint="use another {out_dir}")
+    return found

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torch.nn.parallel import DistributedDataParallel
 
 from ..cell import DropPath
@@ -22,7 +22,7 @@ from ..errors import InputError
 from ..evaluation import autocast, evaluate_split
 from ..network import Network, NetworkConfig, build_network, count_flops, count_params
 from ..space import Architecture
-from .checkpoint import atomic_write_json, atomic_write_text
+from .checkpoint import atomic_write_bytes, atomic_write_json, atomic_write_text, bytes_record, file_problem
 from .config import StandaloneConfig
 from .distributed import sync_batch_norm
 from .loop import Callback, Task, prepare, run
@@ -116,20 +116,43 @@ def _result(net: Network, arch, network, config, train, val, test, summary: dict
 
 
 def _write(net: Network, arch: Architecture, result: dict, out_dir: Path) -> None:
-    tmp = out_dir / ".model.safetensors.tmp"
-    save_file({k: v.detach().contiguous().cpu() for k, v in net.state_dict().items()}, tmp)
-    tmp.replace(out_dir / "model.safetensors")
+    """``model.safetensors``, ``arch.json``, then ``result.json`` (written last: it marks the
+    folder done, and records the size and SHA-256 of the weights under ``files``, as a checkpoint's
+    ``state.json`` does; :func:`load_network` checks them)."""
+    weights = save({k: v.detach().contiguous().cpu() for k, v in net.state_dict().items()})
+    atomic_write_bytes(out_dir / "model.safetensors", weights)
     atomic_write_text(out_dir / "arch.json", arch.to_json(indent=2) + "\n")
-    atomic_write_json(out_dir / "result.json", result)
+    atomic_write_json(out_dir / "result.json", {**result, "files": {"model.safetensors": bytes_record(weights)}})
 
 
 def load_network(model_dir: str | Path, device: str | torch.device = "cpu") -> tuple[Network, dict]:
-    """A trained stand-alone network and its ``result.json`` (weights via safetensors only)."""
+    """A trained stand-alone network and its ``result.json`` (weights via safetensors only, checked
+    against the size and SHA-256 that ``result.json`` records, where it records them)."""
     model_dir = Path(model_dir)
-    if not (model_dir / "result.json").exists():
-        raise RunDirError(f"{model_dir} holds no trained network (no result.json)")
-    result = json.loads((model_dir / "result.json").read_text())
+    result = read_result(model_dir)
+    weights = model_dir / "model.safetensors"
+    # A result.json written before the hash was recorded has no "files": nothing to check against.
+    files = result.get("files")
+    problem = file_problem(weights, files.get("model.safetensors")) if isinstance(files, dict) else None
+    if problem:
+        raise RunDirError(f"{model_dir} holds damaged weights ({problem})",
+                          hint="train the network again")
     arch = Architecture.from_json(result["arch"])
     net = build_network(arch, NetworkConfig(**result["network"]))
-    net.load_state_dict(load_file(model_dir / "model.safetensors"))
+    net.load_state_dict(load_file(weights))
     return net.to(device).eval(), result
+
+
+def read_result(model_dir: str | Path) -> dict:
+    """The ``result.json`` of a trained stand-alone network; :class:`RunDirError` (one line, naming
+    the file) if it is missing or is no JSON object."""
+    path = Path(model_dir) / "result.json"
+    if not path.exists():
+        raise RunDirError(f"{model_dir} holds no trained network (no result.json)")
+    try:
+        result = json.loads(path.read_bytes())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise RunDirError(f"cannot read {path}: {str(e).splitlines()[0]}", hint="train the network again") from None
+    if not isinstance(result, dict):
+        raise RunDirError(f"cannot read {path}: it holds no JSON object", hint="train the network again")
+    return result

@@ -78,10 +78,15 @@ def ramp(step: int, total: int) -> float:
 
 
 def load_supernet(out_dir: str | Path, device: str | torch.device = "cpu") -> OneShotModel:
-    """The one-shot model of the newest checkpoint in ``out_dir`` (weights only, no code run)."""
-    folder = checkpoint.latest_checkpoint(out_dir)
-    if folder is None:
+    """The one-shot model of the newest checkpoint in ``out_dir`` (weights only, no code run);
+    the newest that passes its checks if that one is damaged (``checkpoint.find_checkpoint``)."""
+    found = checkpoint.find_checkpoint(out_dir)
+    if found.folder is None and found.damaged:
+        raise RunDirError(f"no valid checkpoint in {Path(out_dir) / 'checkpoints'}: {'; '.join(found.damaged)}",
+                          hint="train the one-shot model again")
+    if found.folder is None:
         raise RunDirError(f"no checkpoint in {out_dir}", hint="train a one-shot model there first")
+    folder = found.folder
     state = checkpoint.read_state(folder)
     if state.get("kind") != "supernet":
         raise RunDirError(f"{folder} holds a {state.get('kind')} checkpoint, not a one-shot model")
