@@ -13,7 +13,7 @@ def offline(tmp_path, monkeypatch):
     monkeypatch.setenv("NAS_DATA_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(_idx, "SYSTEM_DIRS", ())
 
-    def no_network(url, dest, progress=None):
+    def no_network(url, dest, progress=None, max_bytes=None):
         raise urllib.error.URLError("offline in tests")
 
     monkeypatch.setattr(_download, "fetch_url", no_network)

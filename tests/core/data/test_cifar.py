@@ -56,7 +56,7 @@ def write_cifar100(root: Path, seed: int = 0) -> dict[str, torch.Tensor]:
 def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("NAS_DATA_DIR", str(tmp_path / "cache"))
 
-    def offline(url, dest, progress=None):
+    def offline(url, dest, progress=None, max_bytes=None):
         raise urllib.error.URLError("offline in tests")
 
     monkeypatch.setattr(_download, "fetch_url", offline)
@@ -131,7 +131,9 @@ def test_missing_test_batch_is_a_clear_error(tmp_path):
 
 def test_not_found_offline_says_how_to_provide_it(tmp_path):
     with pytest.raises(DataError, match="CIFAR-10 not found.*data_dir=DIR.*NAS_DATA_DIR"):
-        load_data("cifar10", "train", data_dir=tmp_path)
+        load_data("cifar10", "train")
+    with pytest.raises(DataError, match="no CIFAR-10 files there.*correct data_dir=DIR"):
+        load_data("cifar10", "train", data_dir=tmp_path)  # given: the only place looked in
 
 
 # The real CIFAR-10 training set in ../shared (see shared/data/README.md).

@@ -71,7 +71,7 @@ def test_second_load_comes_from_the_cache(tmp_path, monkeypatch, cache):
     def no_decoding(*args, **kwargs):
         raise AssertionError("decoded although cached")
 
-    monkeypatch.setattr(_folder.Image, "open", no_decoding)
+    monkeypatch.setattr(_folder, "open_image", no_decoding)
     second, messages = load(root)
     assert any("from the cache" in m for m in messages)
     assert torch.equal(first.images, second.images) and first.mean == second.mean

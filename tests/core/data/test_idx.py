@@ -70,11 +70,17 @@ def test_finds_files_below_data_dir(tmp_path, layout):
     assert len(load_data("fashion-mnist", "test", data_dir=tmp_path)) == N_TEST
 
 
-def test_the_user_cache_is_searched(tmp_path):
+def test_the_user_cache_is_searched_only_without_data_dir(tmp_path):
     write_fashion(tmp_path / "cache" / "fashion-mnist", gz=True)
     messages = []
-    load_data("fashion-mnist", "test", data_dir=tmp_path / "empty", log=messages.append)
+    load_data("fashion-mnist", "test", log=messages.append)
     assert any("cache" in m for m in messages)
+    (tmp_path / "empty").mkdir()
+    for data_dir, message in ((tmp_path / "empty", "no Fashion-MNIST files there"),
+                              (tmp_path / "typo", "no such folder")):
+        with pytest.raises(DataError, match=message) as err:  # never the cached copy instead
+            load_data("fashion-mnist", "test", data_dir=data_dir)
+        assert str(data_dir) in str(err.value) and err.value.arguments == ["data_dir", "data_dir"]
 
 
 @pytest.mark.parametrize("gz", [True, False])

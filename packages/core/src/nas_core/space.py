@@ -27,7 +27,10 @@ import torch
 
 from .errors import InputError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 1  # of the JSON form this code writes
+FORMAT_VERSIONS = (1,)  # the versions it reads
+ARCH_KEYS = ("format_version", "space", "normal", "reduce")  # the keys of version 1
+BLOCK_KEYS = ("inputs", "ops")
 
 # The paper's op menu (Sec. 3.1), with the short codes used by the one-line string form.
 OP_CODES: dict[str, str] = {
@@ -98,12 +101,16 @@ class Architecture:
 
     @classmethod
     def from_json(cls, text: str | dict) -> Architecture:
-        """Parse (but do not validate against a space: see :meth:`SearchSpace.validate`)."""
+        """Parse (but do not validate against a space: see :meth:`SearchSpace.validate`). Only
+        the keys of a known ``format_version`` are accepted; anything else is an
+        :class:`ArchitectureError` naming what is wrong."""
         if isinstance(text, str):
             try:
                 data = json.loads(text)
             except json.JSONDecodeError as e:
                 raise ArchitectureError(f"malformed JSON: {e}") from None
+            except (ValueError, RecursionError) as e:  # a number of over 4,300 digits; deep nesting
+                raise ArchitectureError(f"malformed JSON: {_reason(e).split(': ')[0]}") from None
         else:
             data = text
         return _parse(data)
@@ -150,14 +157,8 @@ def _parse_block_string(text: str) -> Block:
 def _parse(data: Any) -> Architecture:
     if not isinstance(data, dict):
         raise ArchitectureError("architecture JSON must be an object")
-    version = data.get("format_version")
-    if not isinstance(version, int):
-        raise ArchitectureError("format_version: missing or not an integer")
-    if version > FORMAT_VERSION:
-        raise ArchitectureError(
-            f"format_version: {version} is newer than this version of nas-core reads "
-            f"({FORMAT_VERSION}); upgrade nas-core"
-        )
+    _check_version(data.get("format_version"))
+    _check_keys("architecture", data, ARCH_KEYS)
     space = data.get("space")
     if not isinstance(space, str):
         raise ArchitectureError("space: missing or not a string")
@@ -169,6 +170,39 @@ def _parse(data: Any) -> Architecture:
     return Architecture(space, **cells)
 
 
+def _check_version(version: Any) -> None:
+    """Only the versions this code reads: an int (not a bool) in :data:`FORMAT_VERSIONS`."""
+    if version is None:
+        raise ArchitectureError("format_version: missing")
+    if type(version) is int and version > FORMAT_VERSION:
+        raise ArchitectureError(
+            f"format_version: {version} is newer than this version of nas-core reads "
+            f"({FORMAT_VERSION}); upgrade nas-core"
+        )
+    if type(version) is not int or version not in FORMAT_VERSIONS:
+        raise ArchitectureError(f"format_version: {_short(version)} is not a format version "
+                                f"(known: {', '.join(map(str, FORMAT_VERSIONS))})")
+
+
+def _check_keys(where: str, data: dict, known: tuple[str, ...]) -> None:
+    """Unknown keys are refused, not ignored: a typo ("reduction") must not pass for a default."""
+    unknown = [k for k in data if k not in known]
+    if unknown:
+        names = ", ".join(_short(k) for k in unknown[:3]) + (", ..." if len(unknown) > 3 else "")
+        raise ArchitectureError(f"{where}: unknown key{'s' * (len(unknown) > 1)} {names} "
+                                f"(known: {', '.join(known)})")
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    """``repr(value)`` cut to ``limit`` characters: one line however hostile the value."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _reason(e: BaseException) -> str:
+    return (str(e).splitlines() or [type(e).__name__])[0]
+
+
 def _parse_cell(name: str, blocks: Any) -> tuple[Block, ...]:
     if not isinstance(blocks, list):
         raise ArchitectureError(f"{name} cell: must be a list of blocks")
@@ -177,6 +211,7 @@ def _parse_cell(name: str, blocks: Any) -> tuple[Block, ...]:
         where = f"{name} cell, block {b}"
         if not isinstance(block, dict):
             raise ArchitectureError(f"{where}: must be an object with 'inputs' and 'ops'")
+        _check_keys(where, block, BLOCK_KEYS)
         for key, kind in (("inputs", int), ("ops", str)):
             value = block.get(key)
             if not isinstance(value, list) or not all(

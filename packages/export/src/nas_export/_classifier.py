@@ -125,7 +125,8 @@ class OnnxClassifier:
 
 
 def _check_signature(session: ort.InferenceSession, info: ModelInfo, where: str) -> None:
-    """The graph must take one uint8 (batch, C, H, W) input and give one (batch, K) output."""
+    """The graph must take one uint8 (batch, C, H, W) input and give one float (batch, K) output,
+    K the number of class names in the metadata (checked here, not when the logits arrive)."""
     inputs, outputs = session.get_inputs(), session.get_outputs()
     if [i.name for i in inputs] != [INPUT_NAME] or [o.name for o in outputs] != [OUTPUT_NAME]:
         raise ExportError(f"{where}: expected one input {INPUT_NAME!r} and one output "
@@ -134,3 +135,7 @@ def _check_signature(session: ort.InferenceSession, info: ModelInfo, where: str)
     if kind != "tensor(uint8)" or list(shape[1:]) != list(info.input_shape):
         raise ExportError(f"{where}: input is {kind} {shape}, metadata says uint8 "
                           f"(batch, {', '.join(map(str, info.input_shape))})")
+    shape, kind, classes = outputs[0].shape, outputs[0].type, len(info.classes)
+    if kind != "tensor(float)" or len(shape) != 2 or shape[1] != classes:
+        raise ExportError(f"{where}: output is {kind} {shape}, metadata says float (batch, {classes}) "
+                          f"for its {classes} class names")

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import onnx
 import onnxruntime as ort
 import torch
 from torch import nn
@@ -22,7 +23,7 @@ from nas_core.train import atomic_write_json
 
 from ._classifier import OnnxClassifier
 from ._errors import ExportError
-from ._graph import DEFAULT_OPSET, Uint8Classifier, save_checked, staged, to_onnx
+from ._graph import DEFAULT_OPSET, Uint8Classifier, check_opset, file_opset, save_checked, staged, to_onnx
 from ._metadata import FORMAT_VERSION, ModelInfo
 from ._parity import MIN_AGREEMENT, check_parity, compare, latency_ms
 from ._quantize import quantize_int8
@@ -48,6 +49,7 @@ def export_onnx(source: str | Path, out: str | Path, *, quantize: str | None = N
     Raises :class:`ExportError` (user mistakes) or :class:`ParityError`.
     """
     log = log or (lambda _: None)
+    check_opset(opset)
     model_dir = resolve_model_dir(source)
     net, info, _ = load_trained(model_dir, image_size)
     data_dir = Path(data_dir) if data_dir is not None else None
@@ -73,6 +75,7 @@ def export_network(net: nn.Module, info: ModelInfo, out: str | Path, *, images: 
     ``<out>.json``, and returns the report. ``images=None`` checks parity on random images.
     ``net`` itself is left as it is (a CPU copy is exported)."""
     log = log or (lambda _: None)
+    check_opset(opset)
     if quantize not in (None, "int8"):
         raise ExportError(f"unknown quantization {quantize!r}: the choice is int8")
     if quantize and calibration_images is None:
@@ -84,11 +87,12 @@ def export_network(net: nn.Module, info: ModelInfo, out: str | Path, *, images: 
     log(f"parity check on {described}")
     model = Uint8Classifier(net, info.mean, info.std).eval()
     with staged(fp32_path) as tmp:
-        save_checked(to_onnx(net, info, opset), tmp)
+        proto = to_onnx(net, info, opset)
+        save_checked(proto, tmp)
         fp32 = OnnxClassifier(tmp)
         parity = check_parity(model, fp32, x, labels, min_agreement)
         fp32_figures = _figures(fp32, tmp, x)
-    report = _report(info, out, opset, {**parity, "data": described},
+    report = _report(info, out, file_opset(proto), {**parity, "data": described},
                      {"path": str(fp32_path), **fp32_figures}, source)
     if quantize:
         report["quantization"] = quantize
@@ -120,7 +124,8 @@ def _quantize(fp32_path: Path, out: Path, info: ModelInfo, calibration: ImageDat
         quantize_int8(fp32_path, tmp, calib, info)
         int8 = OnnxClassifier(tmp)
         found = compare(fp32.predict(x), int8.predict(x), labels)
-        found = {"vs_fp32": found, "calibration_images": len(calib), **_figures(int8, tmp, x)}
+        found = {"vs_fp32": found, "calibration_images": len(calib), "opset": file_opset(onnx.load(tmp)),
+                 **_figures(int8, tmp, x)}
     return found
 
 

@@ -24,6 +24,11 @@ from ._errors import ExportError
 from ._metadata import INPUT_NAME, MODEL_VERSION, OUTPUT_NAME, ModelInfo
 
 DEFAULT_OPSET = 18
+# The dynamo exporter writes opset 18 and converts the graph upwards only; the newest opset is the
+# one torch.onnx declares (no public name for it) and the installed onnx package knows.
+MIN_OPSET = 18
+MAX_OPSET = min(getattr(getattr(torch.onnx, "_constants", None), "ONNX_MAX_OPSET", DEFAULT_OPSET),
+                onnx.defs.onnx_opset_version())
 
 
 class Uint8Classifier(nn.Module):
@@ -42,9 +47,26 @@ class Uint8Classifier(nn.Module):
         return self.net(x)  # (B, num_classes)
 
 
+def check_opset(opset: int) -> int:
+    """``opset`` if torch.onnx can write it here (:data:`MIN_OPSET`..:data:`MAX_OPSET`), else an
+    :class:`ExportError` (before anything is exported)."""
+    if type(opset) is not int or not MIN_OPSET <= opset <= MAX_OPSET:
+        raise ExportError(f"opset {opset} cannot be exported here: torch {torch.__version__} with onnx "
+                          f"{onnx.__version__} writes opsets {MIN_OPSET} to {MAX_OPSET}",
+                          hint=f"choose {{opset}} in {MIN_OPSET}..{MAX_OPSET}")
+    return opset
+
+
+def file_opset(proto: onnx.ModelProto) -> int:
+    """The default-domain (``ai.onnx``) opset the file really declares."""
+    return next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
+
+
 def to_onnx(net: nn.Module, info: ModelInfo, opset: int = DEFAULT_OPSET) -> onnx.ModelProto:
     """Export ``net`` (eval mode, CPU) wrapped in :class:`Uint8Classifier`, with ``info`` as
-    metadata. Nothing is written to disk."""
+    metadata, in ``opset`` (checked: the exporter falls back to its own opset when it cannot
+    convert, which must not pass for the one asked for). Nothing is written to disk."""
+    check_opset(opset)
     model = Uint8Classifier(net, info.mean, info.std).cpu().eval()
     example = torch.randint(0, 256, (2, *info.input_shape), dtype=torch.uint8)  # batch 2: not specialised
     batch = torch.export.Dim("batch", min=1)
@@ -53,6 +75,9 @@ def to_onnx(net: nn.Module, info: ModelInfo, opset: int = DEFAULT_OPSET) -> onnx
                                     input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
                                     dynamic_shapes={"images": {0: batch}}, verbose=False)
     proto = program.model_proto
+    if file_opset(proto) != opset:
+        raise ExportError(f"torch.onnx could not convert the graph to opset {opset} (it wrote "
+                          f"{file_opset(proto)})", hint=f"choose another {{opset}}, e.g. {DEFAULT_OPSET}")
     _strip_debug_info(proto)
     set_metadata(proto, info)
     return proto

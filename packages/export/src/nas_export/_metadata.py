@@ -46,6 +46,8 @@ class ModelInfo:
     def __post_init__(self) -> None:
         for name in ("classes", "mean", "std"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
+        if not all(isinstance(c, str) for c in self.classes):
+            raise ExportError("class names must be strings")
         if len(self.classes) != self.network.num_classes:
             raise ExportError(f"{len(self.classes)} class names for {self.network.num_classes} classes")
         if not len(self.mean) == len(self.std) == self.channels:
@@ -109,6 +111,8 @@ class ModelInfo:
         if version > FORMAT_VERSION:
             raise ExportError(f"{where}: metadata format {version} is newer than this nas-export "
                               f"reads ({FORMAT_VERSION}); upgrade nas-export")
+        if version < 1:
+            raise ExportError(f"{where}: metadata nas.format_version {version} is not a format version")
         try:
             info = cls(Architecture.from_json(get.text("arch")), NetworkConfig(**get.value("network", dict)),
                        tuple(get.value("classes", list)), get.value("input_size", int),

@@ -19,6 +19,7 @@ from ._errors import ExportError
 from ._metadata import ModelInfo
 
 Log = Callable[[str], None]
+MAX_IMAGE_SIZE = 4096  # pixels: a larger image_size is a mistake, not a network to export
 
 
 def resolve_model_dir(path: str | Path) -> Path:
@@ -35,29 +36,50 @@ def resolve_model_dir(path: str | Path) -> Path:
 
 
 def load_trained(model_dir: Path, image_size: int | None = None) -> tuple[Network, ModelInfo, dict]:
-    """The trained network (eval mode, CPU), its :class:`ModelInfo` and its ``result.json``."""
+    """The trained network (eval mode, CPU), its :class:`ModelInfo` and its ``result.json``.
+    ``image_size`` is for model directories that do not record the size the network was trained
+    at; where they do, another size is refused (the export would run on images it never saw)."""
     try:
         net, result = load_network(model_dir)
     except (OSError, SafetensorError, RuntimeError, ValueError, KeyError) as e:
         raise ExportError(f"{model_dir}: cannot load the trained network ({_first_line(e)})") from None
-    size = image_size or input_size(model_dir, result)
-    return net, ModelInfo.from_result(result, size), result
+    return net, ModelInfo.from_result(result, _input_size(model_dir, result, image_size)), result
 
 
-def input_size(model_dir: Path, result: dict[str, Any]) -> int:
+def _input_size(model_dir: Path, result: dict[str, Any], image_size: int | None) -> int:
+    trained = _trained_size(model_dir, result)
+    if image_size is not None and (type(image_size) is not int or not 1 <= image_size <= MAX_IMAGE_SIZE):
+        raise ExportError(f"image_size {image_size} is not a size in pixels (1..{MAX_IMAGE_SIZE})")
+    if trained is not None and image_size not in (None, trained):
+        raise ExportError(f"{model_dir}: the network was trained on {trained}x{trained} images, not "
+                          f"{image_size}x{image_size}",
+                          hint="leave out {image_size}: it is only for model directories that do not "
+                               "record their size")
+    if trained is None and image_size is None:
+        raise ExportError(f"{model_dir}: cannot tell the image size the network was trained at "
+                          "(no image_size in result.json, no checkpoint)", hint="pass {image_size}")
+    return trained or image_size
+
+
+def _trained_size(model_dir: Path, result: dict[str, Any]) -> int | None:
     """The image size the network was trained at: ``result.json`` (``image_size`` or
-    ``input_shape``), else the data shape recorded by the newest training checkpoint."""
-    if isinstance(result.get("image_size"), int):
+    ``input_shape``), else the data shape recorded by the newest training checkpoint; None when
+    neither tells."""
+    shape = result.get("input_shape")
+    if _pixels(result.get("image_size")):
         return result["image_size"]
-    if isinstance(result.get("input_shape"), list):
-        return int(result["input_shape"][-1])
+    if isinstance(shape, list) and shape and _pixels(shape[-1]):
+        return shape[-1]
     checkpoint = latest_checkpoint(model_dir)
     if checkpoint is not None:
         shape = read_state(checkpoint).get("data", {}).get("shape")
-        if isinstance(shape, list) and len(shape) == 3:
-            return int(shape[-1])
-    raise ExportError(f"{model_dir}: cannot tell the image size the network was trained at "
-                      "(no image_size in result.json, no checkpoint)", hint="pass {image_size}")
+        if isinstance(shape, list) and len(shape) == 3 and _pixels(shape[-1]):
+            return shape[-1]
+    return None
+
+
+def _pixels(value: Any) -> bool:
+    return type(value) is int and value >= 1
 
 
 def dataset_images(info: ModelInfo, split: str, count: int, data_dir: Path | None,

@@ -14,9 +14,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
+from nas_cli._text import printable
 from nas_cli._ui import UserError, console, error, note, user_errors
+from nas_core.errors import InputError
 
 
 class Quantization(str, Enum):
@@ -25,7 +28,8 @@ class Quantization(str, Enum):
 
 @contextmanager
 def export_errors() -> Iterator[None]:
-    """:func:`user_errors` (nas-export's ExportError is one: exit 2), plus ParityError -> exit 1."""
+    """:func:`user_errors` (nas-export's ExportError is one: exit 2), plus ParityError -> exit 1.
+    Messages name files, and names in files (image paths, metadata): they are made printable."""
     with user_errors():
         try:
             from nas_export import ParityError  # optional package
@@ -34,7 +38,9 @@ def export_errors() -> Iterator[None]:
         try:
             yield
         except ParityError as e:
-            raise error("export failed", str(e), 1) from None
+            raise error("export failed", printable(str(e)), 1) from None
+        except InputError as e:
+            raise UserError(printable(e.message), printable(e.hint)) from None
 
 
 def export(
@@ -49,9 +55,9 @@ def export(
         resolve_path=True, help="Where the data set's files are (else the cache and system locations; "
                                 "export never downloads).")] = None,
     subset: Annotated[int, typer.Option(min=1, help="Validation images for the parity check.")] = 500,
-    image_size: Annotated[int | None, typer.Option(min=1, help="Input size in pixels, where the model "
+    image_size: Annotated[int | None, typer.Option(help="Input size in pixels, only where the model "
                                                       "directory does not record it.")] = None,
-    opset: Annotated[int, typer.Option(min=18, help="ONNX opset.")] = 18,
+    opset: Annotated[int, typer.Option(help="ONNX opset (18 to the newest torch.onnx writes).")] = 18,
 ) -> None:
     """Export a trained network to ONNX, checked against PyTorch; optionally int8.
 
@@ -72,7 +78,7 @@ def _summary(report: dict) -> None:
     if int8 is not None:
         table.add_column("int8")
     rows = [
-        ("file", fp32["path"], int8 and int8["path"]),
+        ("file", shown(fp32["path"]), int8 and shown(int8["path"])),
         ("size", f"{fp32['bytes'] / 1024:,.0f} KiB", int8 and f"{int8['bytes'] / 1024:,.0f} KiB"),
         ("latency, batch 1", f"{fp32['latency_ms_batch1']:.2f} ms",
          int8 and f"{int8['latency_ms_batch1']:.2f} ms"),
@@ -87,4 +93,10 @@ def _summary(report: dict) -> None:
     for name, a, b in rows:
         table.add_row(name, a, *([b] if int8 is not None else []))
     console.print(table)
-    console.print(f"parity checked on {parity['data']}; report: {report['onnx']}.json", highlight=False)
+    console.print(f"parity checked on {shown(parity['data'])}; report: {shown(report['onnx'])}.json",
+                  highlight=False)
+
+
+def shown(text: object) -> str:
+    """A path or a name from a file, as rich markup that prints it literally and harmlessly."""
+    return escape(printable(str(text)))

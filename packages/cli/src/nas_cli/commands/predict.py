@@ -1,5 +1,9 @@
 """`nas predict`: classify image files with an exported model, or measure its accuracy and speed
-on a data set split (onnxruntime)."""
+on a data set split (onnxruntime).
+
+Names from files (image file names, the model's class names and data set from its metadata) are
+printed through :func:`nas_cli._text.printable` (errors too, by ``export_errors``): a hostile file
+cannot send terminal escapes."""
 
 from __future__ import annotations
 
@@ -7,14 +11,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.progress import ProgressColumn, Task
 from rich.text import Text
 
 from nas_cli import _options as o
 from nas_cli._progress import progress_bar
+from nas_cli._text import printable
 from nas_cli._ui import UserError, console, note
-from nas_cli.commands.export import export_errors
+from nas_cli.commands.export import export_errors, shown
 from nas_core.data import dataset_shape
 
 
@@ -51,9 +55,9 @@ def _classify(classifier, paths: list[Path], top_k: int) -> None:
 
     batch = read_images(paths, classifier.channels, classifier.input_size)
     for path, ranked in zip(paths, classifier.top_k(batch, top_k)):
-        console.print(f"[bold]{escape(str(path))}[/]", highlight=False)
+        console.print(f"[bold]{shown(path)}[/]", highlight=False)
         for rank, (name, prob) in enumerate(ranked, 1):
-            console.print(f"  {rank}. {escape(name):<20} {prob:.4f}", highlight=False)
+            console.print(f"  {rank}. {shown(name):<20} {prob:.4f}", highlight=False)
 
 
 def _evaluate(classifier, dataset: str, split: str, data_dir: Path | None, subset: int | None,
@@ -62,7 +66,7 @@ def _evaluate(classifier, dataset: str, split: str, data_dir: Path | None, subse
     data = o.data_spec(dataset, data_dir, subset, seed=0, image_size=classifier.input_size).load(split, note)
     classifier.check_images(data.images[:1])  # a folder's channels are known only now
     if tuple(data.classes) != tuple(classifier.classes):
-        note(f"the classes of {data.name} differ from the model's ({classifier.info.dataset}): "
+        note(f"the classes of {data.name} differ from the model's ({printable(classifier.info.dataset)}): "
              "accuracy compares class indices")
     bar = progress_bar(_Rate())
     with bar:

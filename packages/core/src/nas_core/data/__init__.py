@@ -5,13 +5,15 @@ Data sets (:func:`list_datasets`): ``fashion-mnist`` (the default), ``cifar10``,
 ``folder`` (one sub-folder per class) and ``synthetic``. :func:`load_data` returns one split as
 an :class:`ImageData` (:class:`DataSpec` holds its arguments for all splits of a run);
 :class:`DeviceLoader` batches it with augmentation done as a few tensor
-ops per batch, after airbench. Everything that goes wrong is a :class:`DataError` with a
-one-line message. User guide: ``docs/data.md``.
+ops per batch, after airbench. :func:`open_image` and :func:`fit_image` open an untrusted
+image file and fit it to the network, for training and serving alike. Everything that goes wrong
+is a :class:`DataError` with a one-line message. User guide: ``docs/data.md``.
 """
 
 from ._cache import clear_data_cache
 from ._errors import DataError
 from ._image_data import ImageData, channel_stats
+from ._image_file import fit_image, open_image
 from ._loader import DeviceLoader
 from ._registry import DEFAULT_DATASET, dataset_shape, list_datasets, load_data, register_dataset
 from ._source import DownloadProgress, Raw, Request
@@ -31,7 +33,9 @@ __all__ = [
     "clear_data_cache",
     "dataset_shape",
     "derived_generator",
+    "fit_image",
     "list_datasets",
     "load_data",
+    "open_image",
     "register_dataset",
 ]

@@ -4,9 +4,12 @@ Records: CIFAR-10 is 1 label byte + 3,072 pixel bytes (1,024 red, 1,024 green, 1
 row-major 32x32); CIFAR-100 is 2 label bytes (coarse, fine) + 3,072 pixel bytes, and the fine
 label is used. ``data_dir`` may be the folder itself (``.../cifar-10-batches-bin``) or its parent.
 
-Downloads fetch the official ``.tar.gz`` and verify it with the MD5 the official site publishes
-(https://www.cs.toronto.edu/~kriz/cifar.html lists MD5s only, so MD5 is what can be checked),
-then extract only the files below. A ``SHA256SUMS`` file in the folder is always honoured.
+Downloads fetch the official ``.tar.gz`` (HTTPS), stop past its known size, and verify its
+SHA-256 and MD5 before anything is extracted: the official site
+(https://www.cs.toronto.edu/~kriz/cifar.html) publishes MD5s only; the sizes and SHA-256s are
+those tensorflow_datasets pins (``url_checksums/cifar10.txt``, ``cifar100.txt``). Then only the
+files below are extracted. A ``SHA256SUMS`` file in the folder is always honoured; a data file
+over :data:`MAX_RECORDS` records is refused before it is read.
 """
 
 from __future__ import annotations
@@ -16,12 +19,13 @@ from pathlib import Path
 
 import torch
 
-from ._download import download_verified, extract_members, locate
+from ._download import Remote, download_verified, extract_members, locate
 from ._errors import DataError
 from ._files import check_digest, dataset_cache, read_lines, read_sums
 from ._source import Raw, Request
 
 PIXELS = 3 * 32 * 32  # bytes per image
+MAX_RECORDS = 100_000  # per file: twice the largest official file (CIFAR-100's train.bin)
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,9 @@ class CifarSpec:
     num_classes: int
     meta_file: str  # class names, one per line, in label order
     url: str
-    md5: str  # of the official archive
+    size: int  # bytes of the official archive
+    sha256: str  # of the official archive
+    md5: str  # of the official archive (the one the official site publishes)
 
     @property
     def record_size(self) -> int:
@@ -52,12 +58,14 @@ SPECS = {
         "cifar10", "CIFAR-10", "cifar-10-batches-bin",
         tuple(f"data_batch_{i}.bin" for i in range(1, 6)), ("test_batch.bin",),
         label_bytes=1, label_index=0, num_classes=10, meta_file="batches.meta.txt",
-        url="https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
+        url="https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz", size=170_052_171,
+        sha256="c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd",
         md5="c32a1d4ab5d03f1284b67883e8d87530"),
     "cifar100": CifarSpec(
         "cifar100", "CIFAR-100", "cifar-100-binary", ("train.bin",), ("test.bin",),
         label_bytes=2, label_index=1, num_classes=100, meta_file="fine_label_names.txt",
-        url="https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz",
+        url="https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz", size=168_513_733,
+        sha256="58a81ae192c23a4be8b1804d68e518ed807d710a4eb253b1f2a199162a40d8ec",
         md5="03b5dce01913d631647c71ecec9e9cb8"),
 }
 
@@ -102,6 +110,9 @@ def _read_records(spec: CifarSpec, paths: list[Path], sums: dict[str, str]) -> t
 
 def _checked_size(spec: CifarSpec, path: Path) -> int:
     size = path.stat().st_size
+    if size > MAX_RECORDS * spec.record_size:
+        raise DataError(f"{path}: {size:,} bytes is more than {MAX_RECORDS:,} {spec.title} records "
+                        "(twice the largest official file): not a CIFAR file")
     if size == 0 or size % spec.record_size:
         raise DataError(f"{path}: {size} bytes is not a whole number of {spec.record_size}-byte "
                         f"{spec.title} records (truncated, or another CIFAR variant?)")
@@ -142,14 +153,15 @@ def _locate(spec: CifarSpec, req: Request) -> Path:
     hint = (f"pass {{data_dir=DIR}} ({spec.folder} or its parent), set $NAS_DATA_DIR, or allow "
             f"the download of {spec.url}")
     return locate(spec.name, spec.title, req, lambda d: _resolve(spec, d), hint=hint,
+                  expects=f"the {spec.title} binary files in DIR or DIR/{spec.folder}",
                   download=lambda: _download(spec, req))
 
 
 def _download(spec: CifarSpec, req: Request) -> Path:
     dest = dataset_cache(spec.name)
     archive = dest / spec.url.rsplit("/", 1)[1]
-    download_verified(spec.url, archive, spec.md5, algorithm="md5", log=req.log,
-                      progress=req.progress)
+    remote = Remote((spec.url,), spec.size, {"sha256": spec.sha256, "md5": spec.md5})
+    download_verified(remote, archive, log=req.log, progress=req.progress)
     req.log(f"{spec.name}: extracting {archive}")
     files = spec.train_files + spec.test_files
     folder = extract_members(archive, dest, spec.folder, files + (spec.meta_file,), files)

@@ -1,13 +1,14 @@
 """Finding data files and reading them into memory, with the checks that name the bad file.
 
-Where a data set is looked for, in order (:func:`search_dirs`):
+Where a data set is looked for: the ``data_dir`` argument when it is given, and nowhere else (a
+mistyped folder is an error, not another copy or a download); without it, in order
+(:func:`search_dirs`):
 
-1. the ``data_dir`` argument;
-2. the user cache: ``$NAS_DATA_DIR/<name>``, else the platform's user cache folder
+1. the user cache: ``$NAS_DATA_DIR/<name>``, else the platform's user cache folder
    (``platformdirs``): ``$XDG_CACHE_HOME/oneshot-nas/<name>`` or ``~/.cache/oneshot-nas/<name>``
    on Linux, ``~/Library/Caches/oneshot-nas`` on macOS, ``%LOCALAPPDATA%\\oneshot-nas\\Cache``
    on Windows (downloads go here);
-3. system-wide copies, e.g. Debian's ``/usr/share/datasets/fashion-mnist``.
+2. system-wide copies, e.g. Debian's ``/usr/share/datasets/fashion-mnist``.
 
 :func:`~._download.locate` tries them in this order, then downloads.
 
@@ -19,9 +20,10 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import os
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import platformdirs
@@ -45,10 +47,10 @@ def dataset_cache(name: str) -> Path:
     return cache_root() / name
 
 
-def search_dirs(name: str, data_dir: Path | None, system: Sequence[Path] = ()) -> list[Path]:
-    """Candidate folders for data set ``name``, in the order they are tried."""
-    dirs = [data_dir] if data_dir is not None else []
-    return dirs + [dataset_cache(name), *system]
+def search_dirs(name: str, system: Sequence[Path] = ()) -> list[Path]:
+    """Candidate folders for data set ``name`` when no ``data_dir`` is given, in the order they
+    are tried."""
+    return [dataset_cache(name), *system]
 
 
 def find_first(dirs: Sequence[Path], resolve: Callable[[Path], Path | None]) -> Path | None:
@@ -60,11 +62,16 @@ def find_first(dirs: Sequence[Path], resolve: Callable[[Path], Path | None]) -> 
     return None
 
 
-def read_bytes(path: Path) -> bytearray:
-    """The whole file as a writable buffer (``torch.frombuffer`` can then share it, no copy)."""
+def read_bytes(path: Path, max_bytes: int | None = None) -> bytearray:
+    """The whole file as a writable buffer (``torch.frombuffer`` can then share it, no copy);
+    a file over ``max_bytes`` is a :class:`DataError` before anything is read."""
     try:
         with open(path, "rb") as f:
-            buf = bytearray(os.fstat(f.fileno()).st_size)
+            size = os.fstat(f.fileno()).st_size
+            if max_bytes is not None and size > max_bytes:
+                raise DataError(f"{path}: {size:,} bytes, more than the {max_bytes:,} this file can "
+                                "hold: not the official file")
+            buf = bytearray(size)
             got = f.readinto(buf)
     except OSError as e:
         raise DataError(f"{path}: cannot read ({e.strerror or e})") from e
@@ -73,13 +80,29 @@ def read_bytes(path: Path) -> bytearray:
     return buf
 
 
-def gunzip(data: bytes | bytearray, path: Path) -> bytearray:
-    """Decompress gzip ``data`` read from ``path``; a corrupt or cut-off file names ``path``."""
+def gunzip(data: bytes | bytearray, path: Path, max_bytes: int) -> bytearray:
+    """Decompress gzip ``data`` read from ``path``, at most ``max_bytes`` of output (a gzip bomb
+    stops there); a corrupt, cut-off or oversized file names ``path``."""
     try:
-        return bytearray(gzip.decompress(data))
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as f:
+            out = f.read(max_bytes + 1)
     except (OSError, EOFError, zlib.error) as e:
         raise DataError(f"{path}: corrupt or truncated gzip file ({e}); delete it and "
                         "provide it again") from e
+    if len(out) > max_bytes:
+        raise DataError(f"{path}: decompresses to more than the {max_bytes:,} bytes this file can "
+                        "hold: not the official file")
+    return bytearray(out)
+
+
+def file_digests(path: Path, algorithms: Iterable[str]) -> dict[str, str]:
+    """``{algorithm: hex digest}`` of the file ``path``, read once in chunks."""
+    hashes = {a: hashlib.new(a) for a in algorithms}
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            for h in hashes.values():
+                h.update(chunk)
+    return {a: h.hexdigest() for a, h in hashes.items()}
 
 
 def digest(data: bytes | bytearray | memoryview, algorithm: str = "sha256") -> str:

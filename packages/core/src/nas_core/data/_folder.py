@@ -7,7 +7,10 @@ Decoding is slow, so the result is cached once as a safetensors file beside a JS
 the user cache (``<cache>/folder/<hash of the folder path>/``). The manifest lists every image
 file with its size and modification time, and the image size; the next load only lists the
 folder (``stat`` calls), and re-decodes when anything changed. Unreadable images are skipped
-and counted through ``log``; with ``strict=True`` the first one is a :class:`DataError`.
+and counted through ``log``; with ``strict=True`` the first one is a :class:`DataError`. Files
+are opened as untrusted (``_image_file.py``): a FIFO, socket, device, dangling link or link
+loop named like an image, a file of another format and a decompression bomb are unreadable
+images, never a hang or a crash.
 
 A folder has no separate test files: split ``"test"`` is a :class:`DataError`; ``"val"`` is
 held out from the folder (``val_fraction``).
@@ -22,13 +25,13 @@ import tempfile
 from pathlib import Path
 
 import torch
-from PIL import Image, ImageOps
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ._errors import DataError
 from ._files import cache_root
 from ._image_data import channel_stats
+from ._image_file import fit_image, open_image
 from ._source import Raw, Request
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff",
@@ -36,7 +39,6 @@ IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".
 GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "F"})
 DEFAULT_SIZE = 32  # pixels
 CACHE_VERSION = 1
-_DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
 
 
 def read_folder(part: str, req: Request) -> Raw:
@@ -77,6 +79,9 @@ def _listing(root: Path, size: int, req: Request) -> dict:
                 f"{', '.join(c for c in found if c not in classes)}")
     if not classes:
         raise DataError(f"{root}: no images found (expected {root}/<class>/<image>.png|.jpg|...)")
+    if len(classes) == 1:  # refused before decoding anything (the registry checks what decodes)
+        raise DataError(f"{root}: images of one class only ({classes[0]!r}); a classifier needs at "
+                        "least 2", hint="give {data_dir} one sub-folder of images per class")
     files = [_entry(root, p) for c in classes for p in found[c]]
     return {"version": CACHE_VERSION, "root": str(root), "image_size": size,
             "classes": classes, "files": files}
@@ -92,7 +97,12 @@ def _images_in(folder: Path) -> list[Path]:
 
 
 def _entry(root: Path, path: Path) -> list:
-    st = path.stat()
+    """``[path, bytes, mtime_ns]``; a dangling link or a link loop is ``[path, -1, -1]`` (listed,
+    and skipped as unreadable when decoded)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return [path.relative_to(root).as_posix(), -1, -1]
     return [path.relative_to(root).as_posix(), st.st_size, st.st_mtime_ns]
 
 
@@ -119,13 +129,12 @@ def _decode_all(root: Path, listing: dict, req: Request) -> tuple[Raw, list[str]
 def _decode(path: Path, size: int, strict: bool) -> tuple[torch.Tensor, bool] | None:
     """``(uint8 (3, size, size), was grayscale)``, or None for an unreadable file."""
     try:
-        with Image.open(path) as img:
-            img.load()
+        with open_image(path) as img:
             gray = img.mode in GRAY_MODES
-            rgb = ImageOps.fit(img.convert("RGB"), (size, size), Image.Resampling.BILINEAR)
-    except _DECODE_ERRORS as e:
+            rgb = fit_image(img, "RGB", size, path)
+    except DataError:
         if strict:
-            raise DataError(f"{path}: cannot decode image ({e})") from e
+            raise
         return None
     pixels = torch.frombuffer(bytearray(rgb.tobytes()), dtype=torch.uint8)
     return pixels.view(size, size, 3).permute(2, 0, 1), gray  # (3, H, W)

@@ -1,15 +1,20 @@
 """Fashion-MNIST (Xiao, Rasul and Vollgraf, 2017) from the official IDX files: the default data set.
 
 Files: ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``,
-``t10k-labels-idx1-ubyte``, each raw or ``.gz``. Looked for in ``data_dir``, the user cache,
-then Debian's ``/usr/share/datasets/fashion-mnist`` (``apt-get install dataset-fashion-mnist``),
-else downloaded once into the user cache.
+``t10k-labels-idx1-ubyte``, each raw or ``.gz``. Looked for in ``data_dir`` when it is given (and
+only there); else in the user cache, then Debian's ``/usr/share/datasets/fashion-mnist``
+(``apt-get install dataset-fashion-mnist``), else downloaded once into the user cache.
 
-Checksums: :data:`CONTENT_SHA256` are SHA-256 digests of the *decompressed* IDX bytes. Debian
+Downloads (:data:`MIRRORS`, HTTPS first): each ``.gz`` file is checked against its official size
+and SHA-256 (:data:`GZ_FILES`, as pinned by tensorflow_datasets' ``url_checksums/fashion_mnist.txt``;
+the MD5s of the same files are in the official README and torchvision) *before* it is decompressed.
+
+Local copies: :data:`CONTENT_SHA256` are SHA-256 digests of the *decompressed* IDX bytes. Debian
 re-compresses the official ``.gz`` files (their gzip time stamp is the package date), so the
 archives differ byte for byte while the data is the same; these digests match both, and the
-MD5s of the raw files that torchvision publishes. Downloads are always verified; local copies
-only with ``strict=True`` (or by a ``SHA256SUMS`` file next to them).
+MD5s of the raw files that torchvision publishes. Local copies are verified only with
+``strict=True`` (or by a ``SHA256SUMS`` file next to them). Every file, raw or decompressed, may
+be at most twice its official size (:data:`IDX_BYTES`): a gzip bomb stops there.
 
 IDX format (LeCun et al.): magic ``00 00 08 <ndim>`` (``08`` = unsigned byte), ``ndim``
 big-endian uint32 sizes, then the data, row-major.
@@ -23,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from ._download import download_all, locate
+from ._download import Remote, download_all, locate
 from ._errors import DataError
 from ._files import check_digest, dataset_cache, gunzip, read_bytes, read_sums
 from ._source import Raw, Request
@@ -41,10 +46,26 @@ CONTENT_SHA256 = {  # of the decompressed files; see the module docstring
     "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
     "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
 }
-BASE_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"  # the official README's
+IDX_BYTES = {  # official size of each decompressed file; a file may be at most twice this
+    "train-images-idx3-ubyte": 47_040_016,
+    "train-labels-idx1-ubyte": 60_008,
+    "t10k-images-idx3-ubyte": 7_840_016,
+    "t10k-labels-idx1-ubyte": 10_008,
+}
+GZ_FILES = {  # the official .gz files: (bytes, SHA-256), from tensorflow_datasets' url_checksums
+    "train-images-idx3-ubyte.gz": (26_421_880, "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84"),
+    "train-labels-idx1-ubyte.gz": (29_515, "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845"),
+    "t10k-images-idx3-ubyte.gz": (4_422_102, "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073"),
+    "t10k-labels-idx1-ubyte.gz": (5_148, "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5"),
+}
+MIRRORS = (  # tried in order; the bytes are checked against GZ_FILES whichever serves them
+    "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",  # the official repo
+    "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",  # the official README's (no HTTPS)
+)
 SYSTEM_DIRS = (Path("/usr/share/datasets/fashion-mnist"),)
 HOW_TO_PROVIDE = ("pass {data_dir=DIR} (a folder with the 4 IDX files), set $NAS_DATA_DIR, or "
                   "run `apt-get install dataset-fashion-mnist`")  # an InputError hint
+EXPECTS = "the 4 IDX files, raw or .gz, in DIR, DIR/fashion-mnist or DIR/FashionMNIST/raw"
 _UBYTE = 0x08
 
 
@@ -87,10 +108,11 @@ def parse_idx(data: bytearray, path: Path, ndim: int) -> torch.Tensor:
 def _read_idx(folder: Path, base: str, ndim: int, strict: bool,
               sums: dict[str, str]) -> torch.Tensor:
     path = _file(folder, base)
-    data = read_bytes(path)
+    limit = 2 * IDX_BYTES[base]
+    data = read_bytes(path, limit)
     check_digest(data, sums.get(path.name), path)
     if path.suffix == ".gz":
-        data = gunzip(data, path)
+        data = gunzip(data, path, limit)
     if strict:
         check_digest(data, CONTENT_SHA256[base], path)
     return parse_idx(data, path, ndim)
@@ -115,14 +137,13 @@ def _resolve(d: Path) -> Path | None:
 
 
 def _locate(req: Request) -> Path:
-    return locate(NAME, "Fashion-MNIST", req, _resolve, hint=HOW_TO_PROVIDE,
+    return locate(NAME, "Fashion-MNIST", req, _resolve, hint=HOW_TO_PROVIDE, expects=EXPECTS,
                   download=lambda: _download(req), system_dirs=SYSTEM_DIRS)
 
 
 def _download(req: Request) -> Path:
     dest = dataset_cache(NAME)
-    bases = [b for pair in FILES.values() for b in pair]
-    urls = {f"{b}.gz": f"{BASE_URL}{b}.gz" for b in bases}
-    expected = {f"{b}.gz": CONTENT_SHA256[b] for b in bases}
-    download_all(urls, dest, expected, gzip_content=True, log=req.log, progress=req.progress)
+    remotes = {name: Remote(tuple(base + name for base in MIRRORS), size, {"sha256": sha256})
+               for name, (size, sha256) in GZ_FILES.items()}
+    download_all(remotes, dest, log=req.log, progress=req.progress)
     return dest

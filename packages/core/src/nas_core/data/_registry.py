@@ -152,12 +152,27 @@ def _read(reader: Reader, part: str, req: Request) -> Raw:
     raw = reader(part, req)
     if len(raw.labels) == 0:
         raise DataError(f"{req.name}: the {part} files hold no images")
+    if part == "train":
+        _require_two_classes(raw, req)
     size = req.image_size
     if size is not None and raw.images.shape[-2:] != (size, size):
         raw = Raw(resize_images(raw.images, size), raw.labels, raw.classes)
     if part == "train" and raw.stats is None:
         raw = Raw(raw.images, raw.labels, raw.classes, channel_stats(raw.images))
     return raw
+
+
+def _require_two_classes(raw: Raw, req: Request) -> None:
+    """A classifier needs images of at least 2 classes: a data set of one class (a folder with one
+    sub-folder, files whose labels are all the same) would train to a constant answer."""
+    present = raw.labels.unique()
+    if len(present) < 2:
+        k = int(present[0])
+        only = raw.classes[k] if 0 <= k < len(raw.classes) else k
+        where = f" in {req.data_dir}" if req.data_dir is not None else ""
+        hint = "give {data_dir} one sub-folder of images per class" if req.name == "folder" else ""
+        raise DataError(f"{req.name}: the training images{where} are all of one class ({only!r}); a "
+                        "classifier needs at least 2", hint=hint)
 
 
 def _split_indices(train: Raw, split: str, val_fraction: float, seed: int) -> torch.Tensor:
