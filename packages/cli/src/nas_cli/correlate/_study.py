@@ -44,6 +44,7 @@ from nas_core.train import (
     train_standalone,
 )
 
+from ..search import supernet_fingerprint
 from ._analysis import analyse
 from ._plots import write_plots
 
@@ -164,7 +165,8 @@ def _pool(space, config: CorrelateConfig) -> list[Architecture]:
 
 def _score_all(out: Path, index: int, spec: OneShotModelSpec, model, val: ImageData,
                pool: list[Architecture], config: CorrelateConfig, ui: CorrelateUI) -> list[dict]:
-    scorer = Scorer(model, val, batch_size=config.batch_size, cache_file=out / "scores" / f"oneshot-{index}.jsonl")
+    scorer = Scorer(model, val, batch_size=config.batch_size, cache_file=out / "scores" / f"oneshot-{index}.jsonl",
+                    model_id=supernet_fingerprint(spec.dir))
     scores = []
     for n, arch in enumerate(pool):
         ui.scoring(spec.label, n, len(pool))

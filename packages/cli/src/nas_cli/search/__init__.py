@@ -22,6 +22,7 @@ from ._search import (
     pareto_fronts,
     run_search,
     search_worker,
+    supernet_fingerprint,
 )
 from ._study import StudyError, claim_trial, default_storage, drain, open_storage, open_study, plan_trials
 
@@ -51,4 +52,5 @@ __all__ = [
     "run_search",
     "search_worker",
     "suggest_architecture",
+    "supernet_fingerprint",
 ]

@@ -127,7 +127,7 @@ def make_scorer(run_dir: Path, supernet_dir: Path, data: DataSpec, config: Searc
     model = load_supernet(supernet_dir, device)
     train = data.load("train") if config.scoring == "recalibrate" else None
     return Scorer(model, data.load("val"), batch_size=config.batch_size, mode=config.scoring, train=train,
-                  cache_file=run_dir / cache)
+                  cache_file=run_dir / cache, model_id=supernet_fingerprint(supernet_dir))
 
 
 def supernet_fingerprint(supernet_dir: Path) -> str:

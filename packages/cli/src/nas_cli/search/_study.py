@@ -242,7 +242,9 @@ def drain(study: optuna.Study, total: int, run: Callable[[optuna.Trial], float |
             except BaseException:
                 retry(study, study.tell(trial, state=TrialState.FAIL))  # the slot is redone
                 raise
-        frozen = study.tell(trial, values)
+        frozen = study.tell(trial, values, skip_if_finished=True)
+        if frozen.state != TrialState.COMPLETE:
+            continue  # taken for dead (heartbeats late beyond the grace period): its retry redoes it
         ran += 1
         if on_done is not None:
             on_done(frozen)

@@ -5,7 +5,14 @@ Both share one loop (``loop.py``): cosine schedule with warm-up, progress callba
 torchrun, on several processes (``distributed.py``).
 """
 
-from .checkpoint import atomic_write_json, atomic_write_text, latest_checkpoint, read_state
+from .checkpoint import (
+    CheckpointError,
+    atomic_write_json,
+    atomic_write_text,
+    find_checkpoint,
+    latest_checkpoint,
+    read_state,
+)
 from .config import StandaloneConfig, SupernetConfig, TrainConfig
 from .distributed import World, current_world, init_world, launched_by_torchrun, planned_world
 from .loop import Callback, Progress, TrainingDiverged, lr_at, resolve_device
@@ -15,6 +22,7 @@ from .supernet import build_supernet, load_supernet, ramp, train_supernet
 
 __all__ = [
     "Callback",
+    "CheckpointError",
     "Progress",
     "RunDirError",
     "StandaloneConfig",
@@ -28,6 +36,7 @@ __all__ = [
     "current_world",
     "cutout",
     "evaluate",
+    "find_checkpoint",
     "guard_settings",
     "init_world",
     "latest_checkpoint",
