@@ -5,6 +5,19 @@ The library raises :class:`~nas_core.errors.InputError` with advice that names i
 (``--batch-size``, ``--data-dir DIR``) on one line and exits with code 2; Ctrl+C says how to
 resume and exits with code 130.
 
+:func:`user_errors` is the one error boundary of every command. Commands check their options and
+input files before they write anything (a refused command leaves no file behind), and
+:func:`reading` names the file in what goes wrong while one is read. What still reaches the
+boundary is sorted by kind:
+
+- a user's mistake, :class:`InputError`: one line, exit 2;
+- what the machine or the input refuses, whose fix is the user's (``OSError``: a path that is a
+  file, a folder that cannot be written, a full disk; ``UnicodeDecodeError``, ``RecursionError``,
+  ``OverflowError``: text that is not UTF-8, nesting or a number too large to read; running out of
+  memory): one line, exit 2;
+- anything else is a bug in oneshot-nas: its traceback is kept (Python's, exit 1) with one line
+  under it asking for a report. ``NAS_TRACEBACK=1`` keeps the traceback of every error.
+
 Output to a file or a CI log is not cut at 80 columns (rich's width where there is no terminal):
 the consoles are :data:`WIDE` there, and as wide as the terminal on one.
 """
@@ -13,9 +26,12 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
+import torch
 import typer
 from rich import filesize
 from rich.console import Console, ConsoleDimensions
@@ -33,6 +49,8 @@ from nas_core.train import TrainingDiverged, planned_world
 WIDE = 1000  # columns when the output is not a terminal: long lines stay whole in files and CI logs
 RULE_WIDTH = 80  # columns of a section rule when the output is not a terminal
 RESUME = "re-run the same command to continue (checkpoints are kept)"
+BUG = "this is a bug in oneshot-nas: please report it with the traceback above"
+OUT_OF_MEMORY = (MemoryError, torch.cuda.OutOfMemoryError)  # (torch.OutOfMemoryError from torch 2.5)
 
 
 class _Console(Console):
@@ -174,16 +192,84 @@ def print_config(config) -> None:
 
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn the library's user-facing errors into one-line messages: exit 2 (1 if training diverged);
-    Ctrl+C prints how to resume and exits 130. Progress bars are stopped by the callers' ``finally``."""
+    """The error boundary of a command (see the module's docstring): user errors are one line and
+    exit 2 (1 if training diverged); Ctrl+C prints how to resume and exits 130; a bug keeps its
+    traceback, with a line asking for a report. Progress bars are stopped by the callers' ``finally``."""
     try:
         try:
             yield
         finally:
             note.stop()  # a download's bar, so that the message prints below it
-    except InputError as e:
-        raise fail(e.render(flag)) from None
-    except TrainingDiverged as e:
-        raise error("training stopped", str(e), 1) from None
+    except (typer.Exit, typer.Abort):
+        raise
     except KeyboardInterrupt:
         raise error("interrupted", RESUME, 130) from None
+    except Exception as e:
+        if os.environ.get("NAS_TRACEBACK"):
+            raise
+        if isinstance(e, TrainingDiverged):
+            raise error("training stopped", str(e), 1) from None
+        message = user_message(e)
+        if message is None:
+            _mark_as_bug(e)
+            raise
+        raise fail(message) from None
+
+
+def user_message(e: Exception) -> str | None:
+    """The one line that tells the user what went wrong, or None for a bug."""
+    if isinstance(e, InputError):
+        return e.render(flag)
+    if isinstance(e, OSError):
+        return os_message(e)
+    if isinstance(e, UnicodeDecodeError):
+        return f"cannot read text: byte {e.object[e.start:e.start + 1].hex()} at position {e.start} is not UTF-8"
+    if isinstance(e, RecursionError):
+        return "the input is nested too deeply to be read"
+    if isinstance(e, OverflowError):
+        return f"a number is too large: {first_line(e)}"
+    if isinstance(e, OUT_OF_MEMORY):
+        return f"out of memory ({first_line(e) or type(e).__name__}): lower --batch-size, --width or --image-size"
+    return None
+
+
+def os_message(e: OSError) -> str:
+    """``cannot use /dev/null/x: Not a directory``: the path and the system's reason."""
+    reason = e.strerror or first_line(e) or type(e).__name__
+    if e.filename is None:
+        return reason
+    paths = f"{e.filename} -> {e.filename2}" if e.filename2 is not None else str(e.filename)
+    return f"cannot use {paths}: {reason}"
+
+
+def first_line(e: BaseException) -> str:
+    return next(iter(str(e).splitlines()), "")
+
+
+def _mark_as_bug(e: Exception) -> None:
+    """Ask for a report under the traceback Python prints (before it, where notes do not exist)."""
+    if BUG in getattr(e, "__notes__", ()):  # (an inner boundary said it)
+        return
+    if hasattr(e, "add_note"):  # Python 3.11+
+        e.add_note(BUG)
+    else:
+        print(BUG.replace("above", "below"), file=sys.stderr)
+
+
+@contextmanager
+def reading(path: str | Path) -> Iterator[None]:
+    """Errors of reading the user's file ``path`` (and parsing it) as one line that names it:
+    unreadable, not UTF-8, nested too deeply or a number too long for Python to read."""
+    try:
+        yield
+    except InputError:
+        raise
+    except OSError as e:
+        raise UserError(f"cannot read {path}: {e.strerror or first_line(e)}") from None
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path} is not UTF-8 text (byte {e.object[e.start:e.start + 1].hex()} at position "
+                        f"{e.start})") from None
+    except RecursionError:
+        raise UserError(f"{path} is nested too deeply to be read") from None
+    except ValueError as e:  # a parser's error (json's, the limit on the digits of an integer, ...)
+        raise UserError(f"{path} cannot be read: {first_line(e).split('; use sys.')[0]}") from None

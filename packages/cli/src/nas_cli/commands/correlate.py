@@ -14,11 +14,13 @@ import typer
 from rich.table import Table
 
 from nas_cli import _options as o
+from nas_cli._lock import run_lock
 from nas_cli._progress import progress_bar
 from nas_cli._ui import UserError, console, make_config, note, user_errors
 from nas_cli.correlate import AblationUI, CorrelateConfig, OneShotModelSpec, run_ablation, run_correlation
 from nas_cli.pipeline import PROFILES, run_config
 from nas_core.train import Callback
+from nas_core.train.config import MAX_SEED
 
 ablate = typer.Typer(help="Ablations of the one-shot model's training (Bender et al. 2018, Sec. 4.2).",
                      no_args_is_help=True)
@@ -87,6 +89,7 @@ def _settings(profile: str, dataset: str | None, data_dir: Path | None, seed: in
     """(run settings of the profile, stand-alone config, correlation config) from the options."""
     settings = make_config(run_config, profile=profile, dataset=dataset, data_dir=str(data_dir) if data_dir else None,
                            seed=seed, device=device)
+    o.check_device(device)
     standalone = settings.standalone if epochs is None else replace(settings.standalone, epochs=epochs, steps=None)
     if correlate["pool"] is None:
         correlate["pool"] = max(100, correlate["archs"])
@@ -116,8 +119,9 @@ def correlate(
                 raise UserError(f"--supernet {folder}: no such folder")
         specs = [OneShotModelSpec(str(s), str(s)) for s in supernet]
         try:
-            report = run_correlation(out, specs, settings.data, standalone, config, standalone_dir=standalone_dir,
-                                     ui=ui)
+            with run_lock(out, "nas correlate"):
+                report = run_correlation(out, specs, settings.data, standalone, config,
+                                         standalone_dir=standalone_dir, ui=ui)
         finally:
             ui.stop()
     _table(report, out)
@@ -151,9 +155,13 @@ def dropout(
         except ValueError:
             raise UserError(f"--rates and --model-seeds take comma-separated numbers, got {rates!r} and "
                             f"{model_seeds!r}") from None
+        if not all(0 <= model_seed <= MAX_SEED for model_seed in seed_list):
+            raise UserError(f"model seeds {model_seeds} do not all fit torch's 64-bit seeds",
+                            hint=f"give {{model_seeds}} from 0 to {MAX_SEED}")
         try:
-            ablation = run_ablation(out, rate_list, settings.supernet, settings.data, standalone, config,
-                                    model_seeds=seed_list, standalone_dir=standalone_dir, ui=ui)
+            with run_lock(out, "nas ablate dropout"):
+                ablation = run_ablation(out, rate_list, settings.supernet, settings.data, standalone, config,
+                                        model_seeds=seed_list, standalone_dir=standalone_dir, ui=ui)
         finally:
             ui.stop()
     report = json.loads((out / "correlation.json").read_text())

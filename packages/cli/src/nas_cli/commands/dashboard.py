@@ -24,7 +24,7 @@ def storage_of(run_dir: Path) -> str:
 
 def dashboard(
     run_dir: Annotated[Path, typer.Argument(help="A `nas run` directory.")],
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    port: Annotated[int, typer.Option(help="Port to listen on (1 to 65535).")] = 8080,
     host: Annotated[str, typer.Option(help="Address to bind: 127.0.0.1 (this machine only), or e.g. "
                                            "0.0.0.0 to let other machines connect.")] = "127.0.0.1",
     storage: Annotated[str | None, typer.Option(help="Any Optuna storage URL instead of the run's.")] = None,
@@ -32,6 +32,8 @@ def dashboard(
     """Start optuna-dashboard on the run's study, bound to 127.0.0.1 unless --host says otherwise,
     and print its URL."""
     with user_errors():
+        if not 0 < port < 2**16:
+            raise UserError(f"port {port} is not a TCP port", hint="give {port} from 1 to 65535")
         url = storage or storage_of(run_dir)
         try:
             from optuna_dashboard import run_server

@@ -8,8 +8,9 @@ from typing import Annotated
 import typer
 
 from nas_cli import _options as o
+from nas_cli._lock import run_lock
 from nas_cli._progress import RichProgress, progress_bar
-from nas_cli._ui import UserError, console, get_space_or_fail, note, rule, summary_table, user_errors
+from nas_cli._ui import UserError, console, get_space_or_fail, note, reading, rule, summary_table, user_errors
 from nas_cli.pipeline import (
     PHASES,
     PROFILES,
@@ -23,6 +24,7 @@ from nas_cli.pipeline import (
     run_name,
     to_toml,
 )
+from nas_cli.pipeline._outdir import check_run_dir, unlink_latest
 from nas_cli.search import COSTS, SAMPLERS, open_storage
 from nas_core.train import launched_by_torchrun
 
@@ -105,7 +107,7 @@ def run(
     standalone_epochs: Annotated[float | None, typer.Option(min=0.0, help="Epochs of each finalist "
                                                             "(default: the profile's).")] = None,
     width: Annotated[int | None, typer.Option(min=2, help="F, channels of the first stack, of the one-shot "
-                                                 "model and the finalists.")] = None,
+                                                 "model and the finalists (2 to 1024).")] = None,
     batch_size: Annotated[int | None, typer.Option(min=1, help="Examples per step, one-shot model and "
                                                       "finalists (a multiple of --ghost-batch).")] = None,
     dropout_rate: Annotated[float | None, typer.Option(min=0.0, help="Path-dropout rate r of the "
@@ -118,7 +120,7 @@ def run(
     study: Annotated[str | None, typer.Option(help="Optuna study name in the storage (default: the run "
                                                  "directory's name).")] = None,
     seed: Annotated[int | None, typer.Option(help="Seeds weights, data split and order, augmentation, masks, "
-                                                "the sampler (default 0).")] = None,
+                                                "the sampler (default 0; 0 to 2**63-1).")] = None,
     device: Annotated[str | None, typer.Option(help="auto (default), cpu, cuda or cuda:N.")] = None,
 ) -> None:
     """Run the whole method: one-shot model -> search -> train the best -> ONNX -> report.
@@ -132,36 +134,60 @@ def run(
                "device": device}
     ui = RichPipelineUI()
     with user_errors():
-        config = load_run_config(config_file, set_ or (), profile=profile, **options)
+        if config_file is not None and config_file.exists() and not config_file.is_file():
+            raise UserError(f"cannot read {config_file}: not a regular file")  # (a FIFO would never end)
+        with reading(_sources(config_file, set_)):  # a file (or value) that cannot be read: one line
+            config = load_run_config(config_file, set_ or (), profile=profile, **options)
         if show_config:
             typer.echo(to_toml(config), nl=False)
             return
         get_space_or_fail(config.space)
+        o.check_device(config.supernet.device)
         if config.search.storage:
             open_storage(config.search.storage)  # fail now, not after training the one-shot model
         if launched_by_torchrun() and (out is None or overwrite):
             raise UserError("under torchrun every process must find the same run folder",
                             hint="give {out} (a new folder, or an earlier run's) and no {overwrite}")
         run_dir = out or default_out(config)
-        if overwrite:
-            clear_run_dir(run_dir)
-        config = load_run_config(config_file, set_ or (), profile=profile, run_name=run_name(run_dir), **options)
-        where = str(run_dir)
-        if out is None:
-            run_dir.mkdir(parents=True)
-            unlinked = link_latest(run_dir)
-            where += f" ({run_dir.parent / 'latest'})" if unlinked is None else ""
-        caps = data_caps(config.data)
-        console.print(f"[bold]nas run[/] {config.profile} profile: {config.data.dataset}"
-                      f"{f' (capped: {caps})' if caps else ''}, space {config.space}, {config.search.trials} "
-                      f"trials ({config.search.sampler}), top {config.top_k} -> {where}")
-        if out is None and unlinked:
-            note(f"{unlinked}; resume this run with --out {run_dir}")
+        check_run_dir(run_dir, None if overwrite else config)  # before anything is written
         try:
-            summary = Pipeline(run_dir, config, ui).run()
+            with run_lock(run_dir, "nas run"):  # (under torchrun: the main rank's)
+                summary = _run(run_dir, out is None, overwrite, ui, lambda name: load_run_config(
+                    config_file, set_ or (), profile=profile, run_name=name, **options))
         finally:
             ui.stop()
     _table(summary, run_dir)
+
+
+def _sources(config_file: Path | None, set_: list[str] | None) -> str:
+    """Where the settings beyond the profile come from, for an error in reading them."""
+    if config_file is None:
+        return "a --set value"
+    return f"{config_file}{' (or a --set value)' if set_ else ''}"
+
+
+def _run(run_dir: Path, new: bool, overwrite: bool, ui: RichPipelineUI, settings) -> dict:
+    """Start (or continue) the run in ``run_dir``, which this process holds; ``settings(run name)``
+    gives the run's config."""
+    if overwrite:
+        clear_run_dir(run_dir)
+    config = settings(run_name(run_dir))
+    where, unlinked = str(run_dir), None
+    if new:
+        unlinked = link_latest(run_dir)
+        where += f" ({run_dir.parent / 'latest'})" if unlinked is None else ""
+    caps = data_caps(config.data)
+    console.print(f"[bold]nas run[/] {config.profile} profile: {config.data.dataset}"
+                  f"{f' (capped: {caps})' if caps else ''}, space {config.space}, {config.search.trials} "
+                  f"trials ({config.search.sampler}), top {config.top_k} -> {where}")
+    if unlinked:
+        note(f"{unlinked}; resume this run with --out {run_dir}")
+    try:
+        return Pipeline(run_dir, config, ui).run()
+    except BaseException:
+        if new:
+            unlink_latest(run_dir)  # a run refused before it wrote anything leaves no folder, nor a link to it
+        raise
 
 
 def _table(summary: dict, out: Path) -> None:

@@ -1,12 +1,13 @@
 """`nas search`: join the search of a `nas run` folder from this machine (docs/scale.md).
 
 Each worker scores architectures with its own copy of the run's one-shot model and claims trials
-from the shared study (PostgreSQL for several machines) until the study holds its N trials.
+from the shared study (PostgreSQL for several machines) until the study holds its N trials. It
+takes no lock on the run folder (``nas_cli._lock``): joining the `nas run` that holds it is the
+point; the study's claims keep the workers apart.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 from dataclasses import replace
@@ -20,6 +21,7 @@ from nas_cli._progress import progress_bar
 from nas_cli._ui import UserError, console, summary_table, user_errors
 from nas_cli.commands.run import RichPipelineUI
 from nas_cli.pipeline import Pipeline, RunConfig
+from nas_cli.pipeline._pipeline import read_run_state
 from nas_cli.search import best_architectures, open_search_study, run_search
 
 
@@ -69,7 +71,7 @@ def _run_config(run: Path, storage: str | None, workers: int, device: str | None
     if not state.is_file():
         raise UserError(f"{run} is not a `nas run` folder (no pipeline.json)",
                         hint="give {run} the folder `nas run --out` wrote")
-    config = RunConfig.from_dict(json.loads(state.read_text())["config"])
+    config = RunConfig.from_dict(read_run_state(state)["config"])
     changes = {"workers": workers, **{k: v for k, v in (("storage", storage), ("device", device),
                                                         ("heartbeat", heartbeat)) if v is not None}}
     return replace(config, search=replace(config.search, **changes))

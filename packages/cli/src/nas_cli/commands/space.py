@@ -10,10 +10,12 @@ import torch
 import typer
 from rich.table import Table
 
+from nas_cli._options import check_seed, read_arch
 from nas_cli._ui import UserError, console, get_space_or_fail, user_errors
-from nas_core import Architecture, get_space, list_spaces
+from nas_core import get_space, list_spaces
 
 app = typer.Typer(help="Inspect search spaces; sample and validate architectures.", no_args_is_help=True)
+MAX_COUNT = 100_000  # architectures sampled by one command
 
 SpaceName = Annotated[str, typer.Argument(help="Search space name (see `nas space list`).")]
 
@@ -49,13 +51,18 @@ def show(name: SpaceName) -> None:
 @app.command()
 def sample(
     name: SpaceName,
-    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same architecture.")] = 0,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same architecture "
+                                           "(0 to 2**63-1).")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the architecture as JSON.")] = False,
-    count: Annotated[int, typer.Option(min=1, help="How many architectures to sample.")] = 1,
+    count: Annotated[int, typer.Option(min=1, help=f"How many architectures to sample (at most "
+                                                   f"{MAX_COUNT:,}).")] = 1,
 ) -> None:
     """Sample architectures uniformly at random (one line each, or JSON with --json)."""
     with user_errors():
         space = get_space_or_fail(name)
+        check_seed(seed)
+        if count > MAX_COUNT:
+            raise UserError(f"{count:,} architectures asked for", hint=f"give {{count}} up to {MAX_COUNT:,}")
     generator = torch.Generator().manual_seed(seed)
     archs = [space.sample(generator) for _ in range(count)]
     if as_json:
@@ -72,10 +79,5 @@ def validate(
 ) -> None:
     """Check an architecture file against its search space: exit 0, or exit 2 with the reason."""
     with user_errors():
-        try:
-            text = file.read_text()
-        except OSError as e:
-            raise UserError(f"cannot read {file}: {e.strerror}") from None
-        arch = Architecture.from_json(text)
-        get_space_or_fail(arch.space).validate(arch)
+        arch = read_arch(file)
     typer.echo(f"ok: {arch.id}  {arch}")

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from nas_cli import _options as o
+from nas_cli._lock import run_lock
 from nas_cli._progress import RichProgress, training_progress
 from nas_cli._ui import console, get_space_or_fail, make_config, note, print_config, summary_table, user_errors
 from nas_core.train import SupernetConfig, latest_checkpoint, train_supernet
@@ -53,12 +54,15 @@ def train(
             print_config(config)
             return
         get_space_or_fail(space)
+        o.check_options(config, image_size)
         data = o.data_spec(dataset, data_dir, subset, seed, val_fraction, image_size)
-        train_split = data.load("train", note)
-        o.record_run(out, "supernet train", config, {"data": asdict(data)})
-        console.print(f"one-shot model of [bold]{space}[/] on {train_split!r}")
-        with training_progress("supernet") as progress:
-            train_supernet(config, train_split, out, resume=resume, callbacks=[progress])
+        with run_lock(out, "nas supernet train"):
+            train_split = data.load("train", note)
+            o.check_steps(config, len(train_split))
+            record = o.RunRecord(out, "supernet train", config, {"data": asdict(data)})
+            console.print(f"one-shot model of [bold]{space}[/] on {train_split!r}")
+            with training_progress("supernet") as progress:
+                train_supernet(config, train_split, out, resume=resume, callbacks=[record, progress])
     _summary(out, progress)
 
 

@@ -9,28 +9,10 @@ from typing import Annotated
 import typer
 
 from nas_cli import _options as o
+from nas_cli._lock import run_lock
 from nas_cli._progress import training_progress
-from nas_cli._ui import (
-    UserError,
-    console,
-    get_space_or_fail,
-    make_config,
-    note,
-    print_config,
-    summary_table,
-    user_errors,
-)
-from nas_core import Architecture
+from nas_cli._ui import console, make_config, note, print_config, summary_table, user_errors
 from nas_core.train import StandaloneConfig, train_standalone
-
-
-def read_arch(path: Path) -> Architecture:
-    """An architecture from a JSON file, validated against its registered space."""
-    try:
-        arch = Architecture.from_json(path.read_text())
-    except OSError as e:
-        raise UserError(f"cannot read {path}: {e.strerror}") from None
-    return get_space_or_fail(arch.space).validate(arch)
 
 
 def train(
@@ -71,15 +53,18 @@ def train(
         if show_config:
             print_config(config)
             return
-        architecture = read_arch(arch)
+        architecture = o.read_arch(arch)
+        o.check_options(config, image_size)
         data = o.data_spec(dataset, data_dir, subset, seed, val_fraction, image_size)
-        train_split, val = data.load("train", note), data.load("val", note)
-        test = data.load_test(note)
-        o.record_run(out, "train", config, {"arch": architecture.to_dict(), "data": asdict(data)})
-        console.print(f"training [bold]{architecture.id}[/] {architecture} on {train_split!r}")
-        with training_progress("train") as progress:
-            result = train_standalone(architecture, config, train_split, val, out, test=test, resume=resume,
-                                      callbacks=[progress])
+        with run_lock(out, "nas train"):
+            train_split, val = data.load("train", note), data.load("val", note)
+            test = data.load_test(note)
+            o.check_steps(config, len(train_split))
+            record = o.RunRecord(out, "train", config, {"arch": architecture.to_dict(), "data": asdict(data)})
+            console.print(f"training [bold]{architecture.id}[/] {architecture} on {train_split!r}")
+            with training_progress("train") as progress:
+                result = train_standalone(architecture, config, train_split, val, out, test=test, resume=resume,
+                                          callbacks=[record, progress])
     _summary(result, out)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from functools import partial
 
 from nas_core.data import DataSpec
 from nas_core.errors import InputError
@@ -18,6 +19,12 @@ from nas_core.train import StandaloneConfig, SupernetConfig
 
 from ..search import SearchConfig
 from ._pick import parse_pick
+
+# What can run (the training settings are bounded in nas_core.train.config): larger values are
+# refused up front, never tried.
+IMAGE_SIZES = (8, 512)  # pixels of the (square) images the networks see
+MAX_TRIALS = 10**6  # architectures scored by one search
+MAX_WORKERS = 1024  # search processes on one machine
 
 # Settings that may change when a run directory is continued; every other one must match.
 MAY_CHANGE = ("top_k", "pick", "data.data_dir", "search.sampler", "search.trials", "search.workers", "search.storage",
@@ -36,6 +43,12 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         parse_pick(self.pick)
+        check_image_size(self.data.image_size)
+        if self.search.trials > MAX_TRIALS:
+            raise InputError(f"{self.search.trials:,} trials asked for", hint=f"give {{trials}} up to {MAX_TRIALS:,}")
+        if self.search.workers > MAX_WORKERS:
+            raise InputError(f"{self.search.workers:,} search processes asked for",
+                             hint=f"give {{workers}} up to {MAX_WORKERS:,}")
         if not 1 <= self.top_k <= self.search.trials:
             raise InputError(f"{self.top_k} finalists asked for, out of {self.search.trials} trials",
                              hint="choose {top_k} between 1 and {trials}")
@@ -49,22 +62,35 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, settings: dict) -> RunConfig:
-        """The inverse of :meth:`to_dict`. A part's failed check is an :class:`InputError` that
-        names the part (``supernet: batch_size 48 must be a multiple of ghost_batch 32``)."""
+        """The inverse of :meth:`to_dict`. A training part's failed check is an :class:`InputError`
+        that names the part, and its settings as keys of the run's (``supernet: batch_size 48 must
+        be a multiple of ghost_batch 32: choose supernet.batch_size and supernet.ghost_batch``)."""
         parts = {}
         for name, part in PARTS.items():
             try:
                 parts[name] = part(**settings[name])
-            except InputError:
-                raise
-            except ValueError as e:  # TrainConfig's checks raise plain ValueErrors
-                raise InputError(f"{name}: {e}") from None
+            except InputError as e:
+                if name not in ("supernet", "standalone"):  # their hints name the run's own options
+                    raise
+                raise InputError(f"{name}: {e.render(partial(_setting, name))}") from None
         return cls(**{**settings, **parts})
+
+
+def _setting(part: str, key: str, value: str | None) -> str:
+    """A setting of a training part named in advice as in a config file: ``supernet.lr``."""
+    return f"{part}.{key}" + (f"={value}" if value is not None else "")
 
 
 # The parts of a RunConfig, by field name (the sections of a config file, see _toml.py).
 PARTS: dict[str, type] = {"data": DataSpec, "supernet": SupernetConfig, "search": SearchConfig,
                           "standalone": StandaloneConfig}
+
+
+def check_image_size(image_size: int | None) -> None:
+    """Refuse an image size outside :data:`IMAGE_SIZES` (None: the data set's own size)."""
+    low, high = IMAGE_SIZES
+    if image_size is not None and not low <= image_size <= high:
+        raise InputError(f"images of {image_size} pixels asked for", hint=f"give {{image_size}} from {low} to {high}")
 
 
 def data_caps(data: DataSpec) -> str:

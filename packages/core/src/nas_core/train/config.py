@@ -6,9 +6,20 @@ training of the chosen architectures).
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import asdict, dataclass, fields
 
 from ..errors import InputError
+
+# What can run: larger values are refused up front, never tried (a typo such as --epochs 1e300 or
+# --width 1000000 would otherwise run "forever" or ask the allocator for terabytes).
+MAX_STEPS = 10**9  # optimizer steps of one training
+MAX_EPOCHS = 10**6  # passes over the training split
+MAX_WIDTH = 1024  # F, channels of the first stack (x4 in the last)
+MAX_CELLS_PER_STACK = 64
+MAX_SEED = 2**63 - 1  # seeds are torch's 64-bit seeds, with room for the offsets derived from them
+DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 
 @dataclass(frozen=True)
@@ -35,11 +46,25 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.steps is None and self.epochs is None:
-            raise ValueError("give epochs or steps")
-        if (self.steps is not None and self.steps < 1) or (self.epochs is not None and self.epochs <= 0):
-            raise ValueError("steps and epochs must be positive")
-        if self.batch_size < 1 or self.lr <= 0 or not 0 <= self.warmup < 1:
-            raise ValueError(f"invalid batch_size/lr/warmup: {self.batch_size}, {self.lr}, {self.warmup}")
+            raise InputError("neither epochs nor steps given", hint="give {epochs} or {steps}")
+        if self.steps is not None and not 1 <= self.steps <= MAX_STEPS:
+            raise InputError(f"{self.steps} steps asked for", hint=f"give {{steps}} between 1 and {MAX_STEPS:,}")
+        if self.epochs is not None and not 0 < self.epochs <= MAX_EPOCHS:  # (false for nan too)
+            raise InputError(f"{self.epochs} epochs asked for",
+                             hint=f"give {{epochs}} above 0 and at most {MAX_EPOCHS:,}")
+        if self.batch_size < 1:
+            raise InputError(f"a batch of {self.batch_size} examples", hint="give {batch_size} of at least 1")
+        _require_range(self, "lr", low=0.0, low_open=True)
+        for name in ("momentum", "weight_decay", "grad_clip"):
+            _require_range(self, name, low=0.0)
+        _require_range(self, "warmup", low=0.0, high=1.0)
+        if not 0 <= self.seed <= MAX_SEED:
+            raise InputError(f"seed {self.seed} does not fit torch's 64-bit seeds",
+                             hint=f"give {{seed}} between 0 and {MAX_SEED} (2**63 - 1)")
+        if not DEVICE.fullmatch(self.device):
+            raise InputError(f"unknown device {self.device!r}", hint="give {device} as auto, cpu, cuda or cuda:N")
+        for name in ("log_every", "checkpoint_every"):
+            _require_range(self, name, low=1)
 
     def check_world(self, processes: int) -> None:
         """Refuse a global batch that does not split evenly over ``processes`` (torchrun)."""
@@ -77,11 +102,11 @@ class SupernetConfig(TrainConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.batch_size % self.ghost_batch:
-            raise ValueError(f"batch_size {self.batch_size} must be a multiple of "
-                             f"ghost_batch {self.ghost_batch}")
-        if not 0 <= self.dropout_rate < 1:
-            raise ValueError(f"dropout_rate must be in [0, 1), got {self.dropout_rate}")
+        _require_network(self)
+        if self.ghost_batch < 1 or self.batch_size % self.ghost_batch:
+            raise InputError(f"batch_size {self.batch_size} must be a multiple of ghost_batch {self.ghost_batch}",
+                             hint="choose {batch_size} and {ghost_batch} to match")
+        _require_range(self, "dropout_rate", low=0.0, high=1.0)
 
     def check_world(self, processes: int) -> None:
         """Each process takes whole ghost batches of the global batch (torchrun)."""
@@ -104,3 +129,34 @@ class StandaloneConfig(TrainConfig):
     label_smoothing: float = 0.0
     eval_batch_size: int = 500  # examples per evaluation batch
     sync_bn: bool = False  # under torchrun: batch-norm statistics over the global batch (CUDA only)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require_network(self)
+        _require_range(self, "cutout", low=0)
+        _require_range(self, "eval_batch_size", low=1)
+        _require_range(self, "drop_path", low=0.0, high=1.0)
+        _require_range(self, "label_smoothing", low=0.0, high=1.0)
+
+
+def _require_range(config, name: str, low: float, high: float = math.inf, low_open: bool = False) -> None:
+    """Refuse ``config.<name>`` unless it is a finite number from ``low`` (excluded with
+    ``low_open``) to below ``high``."""
+    value = getattr(config, name)
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an integer beyond any float
+        finite = False
+    if finite and (low < value if low_open else low <= value) and value < high:
+        return
+    wanted = f"{'above' if low_open else 'at least'} {low:g}" + (f" and below {high:g}" if high < math.inf else "")
+    raise InputError(f"{name} {value} is out of range", hint=f"give {{{name}}} {wanted}")
+
+
+def _require_network(config) -> None:
+    """Refuse a network that cannot be built on any machine (``width``, ``cells_per_stack``)."""
+    if not 2 <= config.width <= MAX_WIDTH:
+        raise InputError(f"width {config.width} is out of range", hint=f"give {{width}} between 2 and {MAX_WIDTH}")
+    if not 1 <= config.cells_per_stack <= MAX_CELLS_PER_STACK:
+        raise InputError(f"{config.cells_per_stack} cells per stack",
+                         hint=f"give {{cells_per_stack}} between 1 and {MAX_CELLS_PER_STACK}")
