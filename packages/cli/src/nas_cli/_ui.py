@@ -46,6 +46,8 @@ from nas_core import get_space
 from nas_core.errors import InputError
 from nas_core.train import TrainingDiverged, planned_world
 
+from ._text import printable
+
 WIDE = 1000  # columns when the output is not a terminal: long lines stay whole in files and CI logs
 RULE_WIDTH = 80  # columns of a section rule when the output is not a terminal
 RESUME = "re-run the same command to continue (checkpoints are kept)"
@@ -98,7 +100,7 @@ class Notes:
         self.bar: Progress | None = None
 
     def __call__(self, message: str) -> None:
-        console.print(f"[dim]{escape(message)}[/]", highlight=False)
+        console.print(f"[dim]{escape(printable(message))}[/]", highlight=False)  # names from files
 
     def progress(self, done: int, total: int | None) -> None:
         """Bytes of the file being downloaded (``nas_core.data.DownloadProgress``)."""
@@ -154,7 +156,7 @@ def rule(title: str) -> None:
 
 def error(label: str, message: str, code: int) -> typer.Exit:
     """Print ``label: message`` in red on stderr; returns the exit to raise."""
-    err_console.print(f"[bold red]{label}:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]{label}:[/] {escape(printable(message))}", highlight=False, soft_wrap=True)
     return typer.Exit(code=code)
 
 
