@@ -72,7 +72,9 @@ def test_two_search_workers_still_give_exactly_n_trials(tmp_path):
     search = SearchConfig(trials=6, workers=2, device="cpu", batch_size=40)
     study = run_search(tmp_path / "search", tmp_path / "supernet", data, search)
     states = [t.state for t in study.trials]
-    assert len(states) == 6 and set(states) == {optuna.trial.TrialState.COMPLETE}
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert sorted(t.user_attrs["slot"] for t in done) == list(range(6))  # exactly N, one per slot
+    assert set(states) <= {optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL}  # FAIL: retried
 
 
 # -- the data cache -----------------------------------------------------------------------------

@@ -207,18 +207,39 @@ def claim_trial(study: optuna.Study, total: int,
     draws the same whichever worker runs it."""
     if len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING))) >= total:
         return None
+    with _sqlite_guard(study):
+        claimed = _compare_and_set(study)
+    if claimed is None:
+        return None
+    if sampler_for is not None:
+        study.sampler = sampler_for(claimed.user_attrs.get("slot", claimed.number))
+    trial = optuna.Trial(study, claimed._trial_id)
+    trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")  # who runs it
+    return trial
+
+
+def _compare_and_set(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
     for queued in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
         try:  # Optuna's compare-and-set: WAITING -> RUNNING succeeds for one process only
             if study._storage.set_trial_state_values(queued._trial_id, state=TrialState.RUNNING):
                 study._storage.record_heartbeat(queued._trial_id)
-                if sampler_for is not None:
-                    study.sampler = sampler_for(queued.user_attrs.get("slot", queued.number))
-                trial = optuna.Trial(study, queued._trial_id)
-                trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")  # who runs it
-                return trial
+                return queued
         except optuna.exceptions.UpdateFinishedTrialError:
             continue
     return None
+
+
+@contextmanager
+def _sqlite_guard(study: optuna.Study) -> Iterator[None]:
+    """For SQLite, the claim under a file lock: Optuna's compare-and-set reads with ``SELECT ...
+    FOR UPDATE``, which PostgreSQL honours and SQLite (through pysqlite, whose SELECT runs outside
+    the write transaction) does not, so two workers could both claim one trial (seen in tests)."""
+    url = getattr(study._storage, "_backend", study._storage).url
+    if not url.startswith("sqlite:///"):
+        yield
+        return
+    with FileLock(url.removeprefix("sqlite:///") + ".claim.lock"):
+        yield
 
 
 def drain(study: optuna.Study, total: int, run: Callable[[optuna.Trial], float | Sequence[float]], *,
