@@ -32,44 +32,28 @@ print(applied, mapped, kept, os.environ.get("MALLOC_MMAP_MAX_", "-"))
 """
 
 
-def _start(mode: str, **env: str) -> subprocess.Popen:
+def _run(mode: str, **env: str) -> tuple[str, int, int, str]:
     clean = {k: v for k, v in os.environ.items()
              if k not in ("MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_", "NAS_DEFAULT_MALLOC")}
-    return subprocess.Popen([sys.executable, "-c", SCRIPT, mode], env={**clean, **env}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-
-
-def _result(proc: subprocess.Popen) -> tuple[str, int, int, str]:
-    stdout, stderr = proc.communicate(timeout=300)
-    assert proc.returncode == 0, stderr
-    out = stdout.split()
+    out = subprocess.run([sys.executable, "-c", SCRIPT, mode], env={**clean, **env}, check=True,
+                         capture_output=True, text=True).stdout.split()
     return out[0], int(out[1]), int(out[2]), out[3]
-
-
-def _run(*runs: tuple[str, dict[str, str]]) -> list[tuple[str, int, int, str]]:
-    """The figures of each ``(mode, environment)``, measured in separate interpreters started
-    together (nothing is shared between processes: each one's allocator is its own)."""
-    procs = [_start(mode, **env) for mode, env in runs]
-    return [_result(proc) for proc in procs]
 
 
 @glibc
 def test_big_tensors_come_from_the_heap_and_stay_there_when_freed():
-    reuse, default = _run(("reuse", {}), ("default", {}))
-    applied, mapped, kept, inherited = reuse
+    applied, mapped, kept, inherited = _run("reuse")
     assert applied == "True" and inherited == "0"  # child processes (search workers) get it too
     assert mapped < 2**20 and kept >= 64 * 10**6  # in the heap, and kept for the next tensor
-    _, mapped, kept, _ = default
+    _, mapped, kept, _ = _run("default")
     assert mapped >= 64 * 10**6 and kept < 64 * 10**6  # glibc's default: a mapping of its own, unmapped
 
 
 @glibc
 def test_opt_out_and_user_settings_are_respected():
-    opted_out, user_set = _run(("reuse", {"NAS_DEFAULT_MALLOC": "1"}),
-                               ("reuse", {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(2**30)}))
-    applied, mapped, _, _ = opted_out
+    applied, mapped, _, _ = _run("reuse", NAS_DEFAULT_MALLOC="1")
     assert applied == "False" and mapped >= 64 * 10**6
-    applied, mapped, _, _ = user_set
+    applied, mapped, _, _ = _run("reuse", MALLOC_MMAP_MAX_="0", MALLOC_TRIM_THRESHOLD_=str(2**30))
     assert applied == "False" and mapped < 2**20  # the user's own glibc setting does the same
 
 
