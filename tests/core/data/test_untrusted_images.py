@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import signal
 import socket
 import struct
 import zlib
@@ -22,21 +21,7 @@ from nas_core.data import DataError, _image_file, load_data, open_image
 needs_posix = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs and sockets are POSIX")
 
 
-@pytest.fixture(autouse=True)
-def alarm():
-    """Fail (not hang) when something blocks for 20 s."""
-    if not hasattr(signal, "SIGALRM"):
-        yield
-        return
-
-    def timeout(signum, frame):
-        raise TimeoutError("blocked for 20 s: a FIFO was opened?")
-
-    previous = signal.signal(signal.SIGALRM, timeout)
-    signal.alarm(20)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, previous)
+pytestmark = pytest.mark.usefixtures("alarm")  # tests/conftest.py: fail, not hang, on a FIFO
 
 
 @pytest.fixture(autouse=True)
