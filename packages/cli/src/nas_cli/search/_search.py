@@ -30,7 +30,8 @@ import torch
 from nas_core import Architecture, Score, Scorer, build_network, measure_latency
 from nas_core.data import DataSpec
 from nas_core.errors import InputError
-from nas_core.train import latest_checkpoint, load_supernet, resolve_device
+from nas_core.train import latest_checkpoint, load_supernet, read_state, resolve_device
+from nas_core.train.checkpoint import file_sha256
 
 from ._encoding import suggest_architecture
 from ._samplers import SAMPLERS, create_sampler
@@ -132,22 +133,25 @@ def make_scorer(run_dir: Path, supernet_dir: Path, data: DataSpec, config: Searc
 
 def supernet_fingerprint(supernet_dir: Path) -> str:
     """SHA-256 of the one-shot model's weights: every worker must score with the same model."""
+    folder = _supernet_checkpoint(supernet_dir)
+    # latest_checkpoint has just checked the file against the hash its checkpoint records.
+    recorded = read_state(folder).get("files", {}).get("model.safetensors", {}).get("sha256")
+    return recorded or file_sha256(folder / "model.safetensors")  # checkpoints from before hashes
+
+
+def _supernet_checkpoint(supernet_dir: Path) -> Path:
     folder = latest_checkpoint(supernet_dir)
     if folder is None:
         raise StudyError(f"no one-shot model in {supernet_dir}", hint="train it first (nas run does)")
-    digest = hashlib.sha256()
-    with (folder / "model.safetensors").open("rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
+    return folder
 
 
 def open_search_study(run_dir: Path, supernet_dir: Path, config: SearchConfig) -> optuna.Study:
     """The search's study, checked to be for this space and one-shot model."""
     storage = open_storage(config.storage or default_storage(run_dir), config.heartbeat)
     study = open_study(storage, config.study, config.directions)
-    model = load_supernet(supernet_dir)
-    require_attrs(study, {"space": model.space.name, "supernet_sha256": supernet_fingerprint(supernet_dir)})
+    space = read_state(_supernet_checkpoint(supernet_dir))["space"]["name"]  # no need to build the model
+    require_attrs(study, {"space": space, "supernet_sha256": supernet_fingerprint(supernet_dir)})
     return study
 
 

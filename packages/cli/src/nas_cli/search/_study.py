@@ -163,10 +163,15 @@ def _covers(trial: optuna.trial.FrozenTrial) -> bool:
     return trial.state == TrialState.FAIL and retried <= MAX_RETRIES
 
 
+def _rdb(study: optuna.Study) -> optuna.storages.RDBStorage:
+    """The RDBStorage under Optuna's cache (its URL and engine)."""
+    return getattr(study._storage, "_backend", study._storage)
+
+
 @contextmanager
 def budget_lock(study: optuna.Study) -> Iterator[None]:
     """Held while slots are queued, by one process at a time on every machine that sees the storage."""
-    storage = getattr(study._storage, "_backend", study._storage)  # the RDBStorage under Optuna's cache
+    storage = _rdb(study)
     url = storage.url
     if url.startswith("sqlite:///"):
         with FileLock(url.removeprefix("sqlite:///") + ".lock"):
@@ -234,7 +239,7 @@ def _sqlite_guard(study: optuna.Study) -> Iterator[None]:
     """For SQLite, the claim under a file lock: Optuna's compare-and-set reads with ``SELECT ...
     FOR UPDATE``, which PostgreSQL honours and SQLite (through pysqlite, whose SELECT runs outside
     the write transaction) does not, so two workers could both claim one trial (seen in tests)."""
-    url = getattr(study._storage, "_backend", study._storage).url
+    url = _rdb(study).url
     if not url.startswith("sqlite:///"):
         yield
         return
