@@ -119,7 +119,8 @@ def test_a_worker_killed_mid_trial_is_redone_and_the_study_ends_with_exactly_n(r
     killed = study.trials[victim.number]
     assert killed.state == TrialState.FAIL  # failed by its missing heartbeat ...
     redo = [t for t in done if t.system_attrs.get("failed_trial") == victim.number]
-    assert len(redo) == 1 and redo[0].params == killed.params  # ... and redone once, same architecture
+    # ... and redone once, with the choices it had drawn (a kill during the draw leaves a part of them)
+    assert len(redo) == 1 and killed.params.items() <= redo[0].params.items()
 
 
 def test_bad_storage_and_foreign_studies_are_refused_in_one_line(run_folder):
