@@ -8,6 +8,11 @@ database on that server, dropped after the test.
 
     def test_study(postgres_db):
         storage = optuna.storages.RDBStorage(postgres_db.replace("postgresql://", "postgresql+psycopg://"))
+
+Threads: the suite runs on parallel workers (pytest-xdist, the README's ``-n``), one torch thread
+each (and in every subprocess a test starts) unless ``OMP_NUM_THREADS`` says otherwise: two
+workers of two threads each on a two-core machine stall each other at every OpenMP barrier
+(docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -25,6 +30,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+# Before any test module imports torch (this file imports none of it).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # pytest-xdist gives its workers COLUMNS=80 and LINES=24; the CLI would then cut its output at
+    # 80 columns as on a narrow terminal, which a serial run (no terminal: full width) does not.
+    os.environ.pop("COLUMNS", None)
+    os.environ.pop("LINES", None)
 POSTGRES_SH = Path(__file__).resolve().parents[1] / ".ci" / "postgres.sh"
 
 

@@ -1,8 +1,10 @@
 """Training on several processes: gradient averaging on real Gloo process groups, data shards,
 mask slices, the checks that refuse a batch the processes cannot share, synchronised batch norm."""
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -104,6 +106,19 @@ def test_sync_batch_norm_keeps_weights_and_outputs():
     synced = sync_batch_norm(net)
     assert any(isinstance(m, torch.nn.SyncBatchNorm) for m in synced.modules())
     torch.testing.assert_close(synced(x), before)
+
+
+@pytest.mark.slow
+def test_a_restarted_rank_that_joins_late_meets_the_new_attempt_not_the_dead_one():
+    # torchrun keeps one store for all restarts; a rank of the second attempt must not read the
+    # address a killed rank published in the first (the CI failure of stop 18).
+    script = Path(__file__).with_name("_restart_rank.py")
+    torchrun = Path(sys.executable).parent / "torchrun"
+    out = subprocess.run([str(torchrun), "--standalone", "--nproc-per-node=2", "--max-restarts=1", str(script)],
+                         capture_output=True, text=True, timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert sorted(line for line in out.stdout.splitlines() if line.startswith("attempt 1")) == [
+        "attempt 1 rank 0 sum 2", "attempt 1 rank 1 sum 2"]
 
 
 if __name__ == "__main__":

@@ -91,9 +91,35 @@ def init_world(device: torch.device) -> World:
         return current_world()
     if device.type == "cuda":
         torch.cuda.set_device(device)
-    dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=COLLECTIVE_TIMEOUT)
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    store = _attempt_store()
+    if store is None:
+        dist.init_process_group(backend, timeout=COLLECTIVE_TIMEOUT)
+    else:
+        world = planned_world()
+        dist.init_process_group(backend, store=store, rank=world.rank, world_size=world.size,
+                                timeout=COLLECTIVE_TIMEOUT)
     atexit.register(_leave)
     return current_world()
+
+
+def _attempt_store() -> dist.Store | None:
+    """torchrun's store, seen through a prefix of its own for each restart, or None for the default.
+
+    torchrun (torch 2.13) keeps one TCP store for all restarts of a job (``--max-restarts``), and
+    ``init_process_group`` writes its keys there without a prefix of the attempt. After a restart,
+    a rank can read the address a killed rank published in the attempt before and fail with
+    "Connection refused" (seen in CI; tests/core/train/test_distributed.py reproduces it by making
+    the restarted rank 1 late). A prefix per attempt (``TORCHELASTIC_RESTART_COUNT``) keeps the
+    attempts apart. Without torchrun's agent store, rank 0 hosts a new store and nothing is needed.
+    """
+    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
+        return None
+    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+    world = planned_world()
+    client = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), world.size,
+                           is_master=False, timeout=COLLECTIVE_TIMEOUT)
+    return dist.PrefixStore(f"nas/attempt_{attempt}", client)
 
 
 def _leave() -> None:
