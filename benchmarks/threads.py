@@ -17,8 +17,8 @@ against it. Every measurement is a fresh process (OpenMP reads its environment a
 
     python benchmarks/threads.py [--seconds 20] [--policies 1,2,2-passive,auto] [--run]
 
-``--run`` adds ``nas run --profile quick`` wall times (minutes each; a stalled case stops at
-``--run-limit`` seconds and is reported as more than that).
+``--run`` adds ``nas run --profile quick`` wall times (minutes each; a run beside the neighbour
+stops at ``--busy-limit`` seconds and is reported as more than that).
 """
 
 from __future__ import annotations
@@ -52,8 +52,8 @@ def worker(kind: str, seconds: float, threads: str) -> float:
 
     from nas_core import get_space
     from nas_core.data import load_data
+    from nas_core.threads import apply_threads
     from nas_core.train import Callback, StandaloneConfig, SupernetConfig, train_standalone, train_supernet
-    from nas_core.train.threads import apply_threads
 
     apply_threads(threads)
     data = load_data("fashion-mnist", "train", subset=4096)
@@ -104,8 +104,8 @@ def nas_run(policy: str, limit: float) -> float:
     out = Path(tempfile.mkdtemp(prefix="nas-threads-"))
     start = time.perf_counter()
     try:
-        subprocess.run([str(BIN / "nas"), "run", "--profile", "quick", "--out", str(out / "run"),
-                        "--threads", threads], env=env, check=True, stdout=subprocess.DEVNULL, timeout=limit)
+        subprocess.run([str(BIN / "nas"), "--threads", threads, "run", "--profile", "quick", "--out",
+                        str(out / "run")], env=env, check=True, stdout=subprocess.DEVNULL, timeout=limit)
         return time.perf_counter() - start
     except subprocess.TimeoutExpired:
         return float("inf")
@@ -138,7 +138,8 @@ def main() -> None:
     parser.add_argument("--kinds", default="standalone,oneshot")
     parser.add_argument("--run", action="store_true", help="also time `nas run --profile quick`")
     parser.add_argument("--run-policies", default="2,auto")
-    parser.add_argument("--run-limit", type=float, default=900)
+    parser.add_argument("--run-limit", type=float, default=900, help="seconds, idle runs")
+    parser.add_argument("--busy-limit", type=float, default=300, help="seconds, runs beside the neighbour")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--threads", default="auto", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -150,7 +151,7 @@ def main() -> None:
           "neighbour: one busy process in its own session")
     print("| steps | policy | idle img/s | neighbour img/s | neighbour slowdown | idle vs best idle |")
     print("| --- | --- | ---: | ---: | ---: | ---: |")
-    for kind in args.kinds.split(","):
+    for kind in filter(None, args.kinds.split(",")):
         rates = {}
         for policy in policies:
             with Neighbour(False):
@@ -168,8 +169,8 @@ def main() -> None:
             with Neighbour(False):
                 idle = nas_run(policy, args.run_limit)
             with Neighbour(True):
-                busy = nas_run(policy, args.run_limit)
-            busy_text = f"> {args.run_limit:.0f}" if busy == float("inf") else f"{busy:.0f}"
+                busy = nas_run(policy, args.busy_limit)
+            busy_text = f"> {args.busy_limit:.0f} (stopped)" if busy == float("inf") else f"{busy:.0f}"
             print(f"| {policy} | {idle:.0f} | {busy_text} |", flush=True)
 
 

@@ -18,12 +18,13 @@ def test_supernet_train_writes_a_resumable_checkpoint(tmp_path, monkeypatch):
     out = tmp_path / "sn"
     args = ["supernet", "train", "--out", str(out), "--space", "tiny", "--steps", "6",
             "--ghost-batch", "16", "--checkpoint-every", "3", "--data-dir", "data", *TINY]
-    result = runner.invoke(app, args)
+    result = runner.invoke(app, ["--threads", "1", *args])
     assert result.exit_code == 0, result.output
     assert "one-shot model trained" in result.output
     assert (out / "checkpoints" / "latest").read_text().strip() == "step_00000006"
     info = json.loads((out / "supernet_train.run.json").read_text())
     assert info["config"]["steps"] == 6 and "nas-core" in info["versions"] and "git_revision" in info
+    assert info["threads"] == 1  # results are bitwise reproducible for a fixed thread count
     assert info["data"]["data_dir"] == str(tmp_path / "data")  # recorded absolute, as given relative
     again = runner.invoke(app, args)
     assert again.exit_code == 2 and "--resume" in again.output
@@ -64,3 +65,13 @@ def test_user_errors_are_one_line_exit_2(tmp_path):
         assert result.exit_code == 2, (args, result.output)
         assert message in result.output, (args, result.output)
         assert "Traceback" not in result.output
+
+
+def test_a_thread_count_that_cannot_be_is_one_line_and_exit_2(tmp_path):
+    result = runner.invoke(app, ["--threads", "0", "supernet", "train", "--out", str(tmp_path / "sn"), *TINY])
+    assert result.exit_code == 2
+    assert result.output.strip().startswith("error: ") and len(result.output.strip().splitlines()) == 1
+    assert "threads must be 'auto' or a whole number" in result.output
+    assert not (tmp_path / "sn").exists()
+    result = runner.invoke(app, ["supernet", "train", "--out", str(tmp_path / "sn"), *TINY], env={"NAS_THREADS": "x"})
+    assert result.exit_code == 2 and "NAS_THREADS" in result.output

@@ -29,6 +29,7 @@ from .space import (
     register_space,
 )
 from .stats import Estimate, bootstrap, kendall_tau, spearman_rho, top_k_precision
+from .threads import apply_threads
 
 __version__ = "0.1.0"
 
@@ -63,6 +64,7 @@ __all__ = [
     "one_shot_accuracy",
     "register_space",
     "reuse_freed_memory",
+    "apply_threads",
     "spearman_rho",
     "top_k_precision",
 ]

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from . import threads
 from .data import DeviceLoader, ImageData
 
 
@@ -34,6 +35,7 @@ def evaluate_split(forward: Callable[[torch.Tensor], torch.Tensor], data: ImageD
     device = torch.device(device)
     loss, correct = torch.zeros((), device=device), torch.zeros((), device=device)
     for x, y in DeviceLoader(data, batch_size, train=False, device=device):
+        threads.tick()  # the `auto` thread policy (nas_core/threads.py)
         with autocast(device, bf16):
             logits = forward(x).float()  # (B, classes)
         loss += F.cross_entropy(logits, y, reduction="sum")

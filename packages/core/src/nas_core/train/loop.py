@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .. import threads
 from ..data import DeviceLoader, ImageData
 from .checkpoint import (
     Found,
@@ -23,6 +24,7 @@ from .checkpoint import (
     find_checkpoint,
     join_state,
     load_tensors,
+    naming,
     read_state,
     save_checkpoint,
     split_state,
@@ -90,8 +92,11 @@ class JsonlMetrics(Callback):
         return found
 
     def on_progress(self, progress: Progress) -> None:
-        with self.path.open("a") as f:
-            f.write(json.dumps(asdict(progress), sort_keys=True) + "\n")
+        try:
+            with self.path.open("a") as f:
+                f.write(json.dumps(asdict(progress), sort_keys=True) + "\n")
+        except OSError as e:  # a full disk: its error names no file
+            raise naming(e, self.path) from None
 
 
 def _metrics_step(line: bytes) -> int | None:
@@ -197,6 +202,7 @@ def run(task: Task, loader, config: TrainConfig, total_steps: int, out_dir: str 
         lr = lr_at(step, total_steps, config.scaled_lr(), config.warmup)
         for group in task.optimizer.param_groups:
             group["lr"] = lr
+        threads.tick()  # the `auto` thread policy: fewer threads while a neighbour takes a core
         x, y = next(batches)
         loss, correct = task.step(x, y, step)
         sums[0] += loss.detach().double() * len(y)  # on the device: no synchronisation per step
