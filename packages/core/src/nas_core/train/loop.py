@@ -24,7 +24,6 @@ from .checkpoint import (
     find_checkpoint,
     join_state,
     load_tensors,
-    naming,
     read_state,
     save_checkpoint,
     split_state,
@@ -92,11 +91,8 @@ class JsonlMetrics(Callback):
         return found
 
     def on_progress(self, progress: Progress) -> None:
-        try:
-            with self.path.open("a") as f:
-                f.write(json.dumps(asdict(progress), sort_keys=True) + "\n")
-        except OSError as e:  # a full disk: its error names no file
-            raise naming(e, self.path) from None
+        with self.path.open("a") as f:
+            f.write(json.dumps(asdict(progress), sort_keys=True) + "\n")
 
 
 def _metrics_step(line: bytes) -> int | None:
