@@ -45,7 +45,7 @@ def git_revision() -> str | None:
 
 def write_run_info(path: str | Path, config: dict, extra: dict | None = None) -> None:
     """A JSON file with the command line, the resolved ``config``, versions, git revision, CUDA and
-    torch's CPU threads (results are bitwise reproducible for a fixed count; see train/threads.py)."""
+    torch's CPU threads (results are bitwise reproducible for a fixed count; see nas_core/threads.py)."""
     atomic_write_json(path, {
         "argv": sys.argv, "config": config, "versions": versions(), "git_revision": git_revision(),
         "cuda": torch.cuda.is_available(), "threads": torch.get_num_threads(), **(extra or {}),
