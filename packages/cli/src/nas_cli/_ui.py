@@ -18,6 +18,10 @@ boundary is sorted by kind:
 - anything else is a bug in oneshot-nas: its traceback is kept (Python's, exit 1) with one line
   under it asking for a report. ``NAS_TRACEBACK=1`` keeps the traceback of every error.
 
+Mistakes click finds while it parses the command line (an unknown option, a value of the wrong
+type or below an option's ``min=``) are one such line too, with exit 2 (:class:`OneLineUsage`,
+the class of the `nas` group), instead of Typer's boxed panel.
+
 Output to a file or a CI log is not cut at 80 columns (rich's width where there is no terminal):
 the consoles are :data:`WIDE` there, and as wide as the terminal on one.
 """
@@ -41,6 +45,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, ProgressColumn, T
 from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
+from typer.core import TyperGroup
 
 from nas_core import get_space
 from nas_core.errors import InputError
@@ -256,6 +261,35 @@ def _mark_as_bug(e: Exception) -> None:
         e.add_note(BUG)
     else:
         print(BUG.replace("above", "below"), file=sys.stderr)
+
+
+# click's UsageError: Typer (which vendors click from 0.2x) exports only its subclass BadParameter.
+UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+
+
+class OneLineUsage(TyperGroup):
+    """The `nas` group: a usage error of any command below it (click's, raised while the command
+    line is parsed) is one ``error:`` line naming the command's help, with exit 2."""
+
+    def make_context(self, *args, **kwargs):
+        with _usage_errors():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx):
+        with _usage_errors():
+            return super().invoke(ctx)
+
+
+@contextmanager
+def _usage_errors() -> Iterator[None]:
+    try:
+        yield
+    except UsageError as e:
+        if type(e).__name__ == "NoArgsIsHelpError":  # a bare `nas space`: Typer shows the help
+            raise
+        ctx = getattr(e, "ctx", None)
+        where = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+        raise fail(e.format_message() + where) from None  # (printable: a value's newline stays on the line)
 
 
 @contextmanager

@@ -13,7 +13,7 @@ from nas_core.errors import InputError
 from nas_core.run_info import versions
 from nas_core.threads import apply_threads
 
-from ._ui import console
+from ._ui import OneLineUsage, console
 from .commands import space, supernet
 from .commands.correlate import ablate, correlate
 from .commands.dashboard import dashboard
@@ -25,6 +25,7 @@ from .commands.train import train
 
 app = typer.Typer(
     name="nas",
+    cls=OneLineUsage,  # usage errors in one line, exit 2, as every other mistake
     help="One-shot neural architecture search (Bender et al., ICML 2018).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,

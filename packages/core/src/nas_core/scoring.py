@@ -24,6 +24,7 @@ from .network import Network, arch_cost
 from .oneshot import OneShotModel, forward_dense
 from .ops import NormSpec
 from .space import Architecture
+from .train.checkpoint import naming
 
 MODES = ("batch-stats", "recalibrate")
 
@@ -130,9 +131,12 @@ class Scorer:
         self._cache[score.arch_id] = score
         if self.cache_file is not None:
             self.cache_file.parent.mkdir(parents=True, exist_ok=True)
-            with self.cache_file.open("a") as f:  # one short line per write: appends don't interleave
-                line = {**score.to_dict(), "mode": self.mode, "model": self.model_id}
-                f.write(json.dumps(line, sort_keys=True) + "\n")
+            line = {**score.to_dict(), "mode": self.mode, "model": self.model_id}
+            try:
+                with self.cache_file.open("a") as f:  # one short line per write: appends don't interleave
+                    f.write(json.dumps(line, sort_keys=True) + "\n")
+            except OSError as e:  # a full disk: its error names no file
+                raise naming(e, self.cache_file) from None
 
     def _load_cache(self) -> None:
         """Read the lines appended since the last read (ours and other processes')."""

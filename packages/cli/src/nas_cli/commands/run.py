@@ -143,13 +143,13 @@ def run(
             return
         get_space_or_fail(config.space)
         o.check_device(config.supernet.device)
-        if config.search.storage:
-            open_storage(config.search.storage)  # fail now, not after training the one-shot model
         if launched_by_torchrun() and (out is None or overwrite):
             raise UserError("under torchrun every process must find the same run folder",
                             hint="give {out} (a new folder, or an earlier run's) and no {overwrite}")
         run_dir = out or default_out(config)
         check_run_dir(run_dir, None if overwrite else config)  # before anything is written
+        if config.search.storage:
+            open_storage(config.search.storage)  # fail now, not after training the one-shot model
         try:
             with run_lock(run_dir, "nas run"):  # (under torchrun: the main rank's)
                 summary = _run(run_dir, out is None, overwrite, ui, lambda name: load_run_config(

@@ -18,7 +18,7 @@ import optuna
 import typer
 
 from nas_cli._progress import progress_bar
-from nas_cli._ui import UserError, console, summary_table, user_errors
+from nas_cli._ui import UserError, console, first_line, summary_table, user_errors
 from nas_cli.commands.run import RichPipelineUI
 from nas_cli.pipeline import Pipeline, RunConfig
 from nas_cli.pipeline._pipeline import read_run_state
@@ -71,7 +71,11 @@ def _run_config(run: Path, storage: str | None, workers: int, device: str | None
     if not state.is_file():
         raise UserError(f"{run} is not a `nas run` folder (no pipeline.json)",
                         hint="give {run} the folder `nas run --out` wrote")
-    config = RunConfig.from_dict(read_run_state(state)["config"])
+    try:
+        config = RunConfig.from_dict(read_run_state(state)["config"])
+    except (KeyError, TypeError) as e:  # a config of missing keys or wrong types (read_run_state saw its shape)
+        raise UserError(f"cannot read {state}: its config is not a run's ({type(e).__name__}: {first_line(e)})",
+                        hint="give {run} the folder `nas run --out` wrote") from None
     changes = {"workers": workers, **{k: v for k, v in (("storage", storage), ("device", device),
                                                         ("heartbeat", heartbeat)) if v is not None}}
     return replace(config, search=replace(config.search, **changes))

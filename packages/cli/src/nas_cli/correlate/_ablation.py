@@ -49,8 +49,8 @@ def run_ablation(out: str | Path, rates: list[float], supernet: SupernetConfig, 
     for rate in rates:
         if not 0 <= rate < 1:
             raise InputError(f"dropout rate {rate} is not in [0, 1)", hint="give {rates} in [0, 1)")
-    _check_settings(out, supernet, data)
     train = data.load("train", ui.note)
+    _check_settings(out, supernet, data)  # (written once the data is known good)
     specs = []
     for seed in model_seeds:
         for rate in rates:

@@ -10,8 +10,9 @@ architectures) and Sec. 5 (the KL divergence to the all-paths model). One run:
    as in the paper;
 3. **train**: each sampled architecture trained from scratch ``seeds`` times, plus each one-shot
    model's best architecture of the pool (what a search would return), into
-   ``STANDALONE/<arch id>-s<seed>``; a folder with a ``result.json`` is never trained again, so an
-   interrupted run continues, and runs that share ``STANDALONE`` share the trainings;
+   ``STANDALONE/<arch id>-s<seed>``; a folder with a ``result.json`` is never trained again (a damaged one is
+   computed again from the folder's last checkpoint), so an interrupted run continues, and runs
+   that share ``STANDALONE`` share the trainings;
 4. **analyse** (``_analysis.py``) and write ``correlation.json`` and the scatter plots.
 
 Several one-shot models (seeds, or the dropout rates of ``nas ablate dropout``) are compared
@@ -20,7 +21,6 @@ against the same stand-alone results.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -33,11 +33,13 @@ from nas_core.errors import InputError
 from nas_core.stats import stratified_indices
 from nas_core.train import (
     Callback,
+    RunDirError,
     StandaloneConfig,
     atomic_write_json,
     guard_settings,
     latest_checkpoint,
     load_supernet,
+    read_result,
     read_state,
     require_same,
     resolve_device,
@@ -47,6 +49,12 @@ from nas_core.train import (
 from ..search import supernet_fingerprint
 from ._analysis import analyse
 from ._plots import write_plots
+
+# What one study can run: beyond these it would not end (or not fit in memory).
+MAX_POOL = 100_000  # architectures scored by each one-shot model
+MAX_SEEDS = 100  # stand-alone trainings per architecture
+MAX_KL_EXAMPLES = 1_000_000  # training images of the KL analysis (at most the split's anyway)
+MAX_BOOTSTRAP = 100_000  # bootstrap resamples per interval
 
 
 @dataclass(frozen=True)
@@ -66,12 +74,15 @@ class CorrelateConfig:
         if self.archs < 3:
             raise InputError(f"{self.archs} architectures are too few for a rank correlation",
                              hint="give {archs} of at least 3")
+        bounds = (("archs", self.archs, 3, MAX_POOL), ("pool", self.pool, 3, MAX_POOL),
+                  ("seeds", self.seeds, 1, MAX_SEEDS), ("kl_examples", self.kl_examples, 1, MAX_KL_EXAMPLES),
+                  ("bootstrap", self.bootstrap, 1, MAX_BOOTSTRAP))
+        for name, value, least, most in bounds:
+            if not least <= value <= most:
+                raise InputError(f"{name} {value:,} is out of range", hint=f"give {{{name}}} from {least} to {most:,}")
         if self.pool < self.archs:
             raise InputError(f"a pool of {self.pool} cannot hold a sample of {self.archs}",
                              hint="give a {pool} of at least {archs}")
-        if self.seeds < 1 or self.kl_examples < 1 or self.bootstrap < 1:
-            raise InputError(f"seeds {self.seeds}, kl_examples {self.kl_examples}, bootstrap {self.bootstrap}",
-                             hint="give positive {seeds}, {kl_examples} and {bootstrap}")
         if not 0 < self.top_fraction <= 1:
             raise InputError(f"top fraction {self.top_fraction} is not in (0, 1]", hint="give {top_fraction} in (0, 1]")
 
@@ -109,9 +120,9 @@ def run_correlation(out: str | Path, supernets: list[OneShotModelSpec], data: Da
         raise InputError("no one-shot model to correlate", hint="give at least one {supernet}")
     standalone_dir = Path(standalone_dir) if standalone_dir else out / "standalone"
     out.mkdir(parents=True, exist_ok=True)
-    _check_identity(out, supernets, config)
     train, val = data.load("train", ui.note), data.load("val", ui.note)
     models = [_load(spec, train, config) for spec in supernets]
+    _check_identity(out, supernets, config)  # (written once data and models are known good)
     space = models[0].space
     pool = _pool(space, config)
     scores = [_score_all(out, i, spec, model, val, pool, config, ui)
@@ -190,13 +201,32 @@ def _train_all(archs: list[Architecture], standalone: StandaloneConfig, seeds: i
     results: dict[str, list[dict]] = {}
     for n, (arch, seed) in enumerate(jobs):
         run_dir = folder / f"{arch.id}-s{seed}"
-        if not (run_dir / "result.json").exists():
+        result = _finished(run_dir, ui)
+        if result is None:
             callbacks = ui.training(n, len(jobs), f"{arch.id} seed {seed}")
             train_standalone(arch, replace(standalone, seed=seed), train, val, run_dir, resume=True,
                              callbacks=callbacks)
-        results.setdefault(arch.id, []).append(json.loads((run_dir / "result.json").read_text()))
+            result = read_result(run_dir)
+        results.setdefault(arch.id, []).append(result)
     ui.training(len(jobs), len(jobs), "")
     return results
+
+
+def _finished(run_dir: Path, ui: CorrelateUI) -> dict | None:
+    """The ``result.json`` of a finished stand-alone training; None if there is none, or if it is
+    damaged (then the training is run again, from its last checkpoint: a re-evaluation)."""
+    if not (run_dir / "result.json").exists():
+        return None
+    try:
+        result = read_result(run_dir)
+    except RunDirError as e:
+        ui.note(f"{e.message}: training again from its checkpoints")
+        return None
+    val = result.get("val")
+    if isinstance(val, dict) and type(val.get("accuracy")) in (int, float):
+        return result
+    ui.note(f"{run_dir / 'result.json'} records no val accuracy: training again from its checkpoints")
+    return None
 
 
 def _check_standalone_dir(folder: Path, standalone: StandaloneConfig, data: DataSpec) -> None:

@@ -34,8 +34,9 @@ def ort_latency_ms(model_dir: Path, images: torch.Tensor) -> float | None:
     (``result.json``, ``model.safetensors``) on uint8 ``images`` (B, C, H, W); None where
     nas-export is not installed. Read from ``model_dir/latency.json`` when measured before."""
     cache = model_dir / "latency.json"
-    if cache.exists():
-        return json.loads(cache.read_text())["latency_ms"]
+    cached = _cached(cache)
+    if cached is not None:
+        return cached
     try:
         import nas_export  # optional package
     except ImportError:
@@ -48,3 +49,12 @@ def ort_latency_ms(model_dir: Path, images: torch.Tensor) -> float | None:
         latency = median_ms(lambda: model.predict(x), REPEATS, WARMUP)
     atomic_write_json(cache, {"latency_ms": latency, **SETTINGS})
     return latency
+
+
+def _cached(cache: Path) -> float | None:
+    """The latency ``cache`` records; None if there is none or it cannot be read (measured again)."""
+    try:
+        latency = json.loads(cache.read_bytes())["latency_ms"]
+    except (OSError, UnicodeDecodeError, ValueError, TypeError, KeyError):
+        return None
+    return float(latency) if type(latency) in (int, float) else None

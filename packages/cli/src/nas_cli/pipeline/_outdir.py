@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from nas_core.train import RunDirError, require_same
+from nas_core.train.checkpoint import is_temporary
 
 from .._lock import LOCK_FILES, run_lock
 from ._config import RunConfig, identity
@@ -78,7 +79,7 @@ def check_run_dir(out: str | Path, config: RunConfig | None) -> None:
         raise RunDirError(f"{out} is a file, not a folder", hint="give another {out}")
     if not out.is_dir():
         return
-    if (out / "pipeline.json").exists():
+    if os.path.lexists(out / "pipeline.json"):  # (a dangling link too: read_run_state refuses it)
         if config is None:
             return
         recorded = read_run_state(out / "pipeline.json")["config"]
@@ -112,8 +113,9 @@ def clear_run_dir(out: str | Path) -> None:
 
 def _is_run_folder(out: Path) -> bool:
     """Whether the folder ``out`` holds a run: its ``pipeline.json``, or only what a run stopped
-    in its first phase leaves (``supernet/``), or nothing (the lock's files aside)."""
-    names = _names(out) - LOCK_FILES
+    in its first phase leaves (``supernet/``), or nothing (the lock's files, and the temporary
+    files of a writer killed mid-write, aside)."""
+    names = {name for name in _names(out) - LOCK_FILES if not is_temporary(name)}
     return "pipeline.json" in names or names <= {"supernet"}
 
 

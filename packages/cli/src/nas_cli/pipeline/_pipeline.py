@@ -40,6 +40,7 @@ from nas_core.train import (
     current_world,
     init_world,
     latest_checkpoint,
+    read_result,
     read_state,
     require_same,
     resolve_device,
@@ -65,6 +66,7 @@ from ._record import describe_run, record_deployed, record_finalists
 from ._report import finalist_table, write_report
 
 PHASES = ("supernet", "search", "train", "export", "report")
+RESULT_KEYS = ("arch", "arch_id", "arch_string", "val", "test", "params", "flops", "train_seconds")  # of result.json
 DISTRIBUTED = ("supernet", "train")  # the phases every torchrun process takes part in
 
 
@@ -157,10 +159,11 @@ class Pipeline:
     @property
     def storage(self) -> optuna.storages.BaseStorage:
         """Where the search's study lives (by default ``RUN/search/study.db``)."""
-        if self.config.search.storage:
-            return open_storage(self.config.search.storage)
+        search = self.config.search  # (its heartbeat: the finalists' claims are kept alive as trials are)
+        if search.storage:
+            return open_storage(search.storage, search.heartbeat)
         (self.out / "search").mkdir(parents=True, exist_ok=True)
-        return open_storage(default_storage(self.out / "search"))
+        return open_storage(default_storage(self.out / "search"), search.heartbeat)
 
     @property
     def study(self) -> optuna.Study:
@@ -210,7 +213,9 @@ class Pipeline:
             if not (folder / "result.json").exists():
                 raise RunDirError(f"finalist #{rank} was trained elsewhere and {folder} is not here",
                                   hint="put the run folder on a file system all machines share")
-            result = json.loads((folder / "result.json").read_text())
+            if current_world().size == 1:
+                self._train(rank, arch)  # a result.json damaged since it was trained: computed again
+            result = read_finalist(folder)
             latency = ort_latency_ms(folder, self.split("val").images) if self.needs_latency else None
             finalists.append({"rank": rank, "dir": self.path(folder), "one_shot": figures, **_figures(result),
                               "latency_ms": latency})
@@ -227,12 +232,7 @@ class Pipeline:
 
         def train(rank: int) -> float:
             arch = chosen[rank - 1][0]
-            folder = self.out / "standalone" / f"{rank}-{arch.id}"
-            if not (folder / "result.json").exists():
-                train_standalone(arch, self.config.standalone, self.split("train"), self.split("val"), folder,
-                                 test=self.split("test"), resume=True,
-                                 callbacks=self.ui.trainer(f"train #{rank} {arch.id}"))
-            return json.loads((folder / "result.json").read_text())["val"]["accuracy"]
+            return read_finalist(self._train(rank, arch))["val"]["accuracy"]
 
         if not world.main:
             while (rank := world.share(None)) is not None:
@@ -246,6 +246,20 @@ class Pipeline:
                         wait_s=self.config.search.heartbeat)
         world.share(None)
         return trained
+
+    def _train(self, rank: int, arch) -> Path:
+        """Train finalist ``rank`` into its folder (returned) unless its ``result.json`` is there and
+        reads; a damaged one is computed again, from the folder's last checkpoint."""
+        folder = self.out / "standalone" / f"{rank}-{arch.id}"
+        if (folder / "result.json").exists():
+            try:
+                read_finalist(folder)
+                return folder
+            except RunDirError as e:
+                self.ui.note(f"{e.message}: training {self.path(folder)} again from its checkpoints")
+        train_standalone(arch, self.config.standalone, self.split("train"), self.split("val"), folder,
+                         test=self.split("test"), resume=True, callbacks=self.ui.trainer(f"train #{rank} {arch.id}"))
+        return folder
 
     def export(self) -> dict:
         """Copy the finalist the pick rule chooses to ``best/`` and export it to ONNX."""
@@ -280,7 +294,7 @@ class Pipeline:
 
     def summary(self) -> dict:
         config, phases, best = self.config, self.state["phases"], self.best
-        result = json.loads((self.out / best["dir"] / "result.json").read_text())
+        result = read_finalist(self.out / best["dir"])
         supernet_state = read_state(latest_checkpoint(self.out / "supernet"))
         return {
             "dataset": config.data.dataset, "profile": config.profile, "space": config.space,
@@ -312,9 +326,13 @@ def read_run_state(path: Path) -> dict:
     """``pipeline.json``; a one-line :class:`RunDirError` naming it if it is damaged (for every
     reader of the file: ``Pipeline``, ``run_name``, ``nas search --run``)."""
     try:
+        if path.is_symlink() and not path.exists():
+            raise OSError(f"{path.name} is a link to nothing")
+        if path.exists() and not path.is_file():  # a folder, a FIFO (reading it would wait forever)
+            raise OSError(f"{path.name} is not a regular file")
         state = json.loads(path.read_bytes())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        problem = str(e).splitlines()[0]
+    except (OSError, ValueError, RecursionError) as e:  # not UTF-8, not JSON, a 5001-digit number, too deep
+        problem = str(e).splitlines()[0].split("; use sys.")[0]
     else:
         if _is_run_state(state):
             return state
@@ -329,6 +347,27 @@ def _is_run_state(state) -> bool:
     config = state.get("config")
     return (all(isinstance(p, dict) for p in state["phases"].values()) and isinstance(config, dict)
             and isinstance(config.get("search"), dict) and "trials" in config["search"] and "top_k" in config)
+
+
+def read_finalist(folder: Path) -> dict:
+    """A finalist's ``result.json`` (:func:`~nas_core.train.read_result`) with the figures the
+    pipeline reads; a one-line :class:`RunDirError` naming the file if it is damaged."""
+    hint = "use another {out} or {overwrite}"
+    try:
+        result = read_result(folder)
+    except RunDirError as e:
+        raise RunDirError(e.message, hint=hint) from None
+    val, test = result.get("val"), result.get("test")
+    missing = [k for k in RESULT_KEYS if k not in result]
+    if not missing and not (_has_accuracy(val) and (test is None or _has_accuracy(test))):
+        missing = ["val and test accuracy"]
+    if missing:
+        raise RunDirError(f"cannot read {folder / 'result.json'}: no {', '.join(missing)}", hint=hint)
+    return result
+
+
+def _has_accuracy(split) -> bool:
+    return isinstance(split, dict) and type(split.get("accuracy")) in (int, float)
 
 
 def _figures(result: dict) -> dict:

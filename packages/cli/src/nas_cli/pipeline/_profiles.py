@@ -108,7 +108,7 @@ def load_run_config(path: str | Path | None = None, overrides: Sequence[str] = (
     layers += [(parse_override(text), "") for text in overrides]
     layers.append((_option_layer(options), ""))
     named = [layer["profile"] for layer, _ in layers if "profile" in layer]
-    base = get_profile(profile or (named[-1] if named else "quick"))
+    base = get_profile(profile if profile is not None else (named[-1] if named else "quick"))
     settings = base.to_dict()
     if run_name:
         settings["search"]["study"] = run_name

@@ -62,7 +62,9 @@ def _plots(out: Path, summary: dict, study: optuna.Study) -> list[Path]:
 
 
 def _accuracy_vs_cost(study, summary: dict, path: Path, plt) -> list[Path]:
-    trials = [t for t in study.get_trials(deepcopy=False) if "one_shot_accuracy" in t.user_attrs]
+    # Complete trials only: one killed while it was scored failed with a part of its figures.
+    trials = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+              if {"params", "one_shot_accuracy"} <= t.user_attrs.keys()]
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.scatter([t.user_attrs["params"] for t in trials], [t.user_attrs["one_shot_accuracy"] for t in trials],
                s=12, alpha=0.6, label="scored architectures")

@@ -17,7 +17,7 @@ from .config import StandaloneConfig, SupernetConfig, TrainConfig
 from .distributed import World, current_world, init_world, launched_by_torchrun, planned_world
 from .loop import Callback, Progress, TrainingDiverged, lr_at, resolve_device
 from .rundir import RunDirError, guard_settings, require_same
-from .standalone import cutout, evaluate, load_network, train_standalone
+from .standalone import cutout, evaluate, load_network, read_result, train_standalone
 from .supernet import build_supernet, load_supernet, ramp, train_supernet
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "lr_at",
     "planned_world",
     "ramp",
+    "read_result",
     "read_state",
     "require_same",
     "resolve_device",

@@ -11,6 +11,10 @@ A checkpoint directory is written under a temporary name and renamed into place,
 is replaced atomically: a crash at any moment leaves the previous checkpoint intact. Nothing is
 ever unpickled on load.
 
+A process killed while writing leaves only temporary names behind (``.<name>.<random>.tmp``):
+the next write of the same file, or checkpoint, removes them. A write that fails (a full disk)
+removes its own and raises ``OSError`` naming the file it was writing.
+
 What a crash cannot do, a disk can: ``state.json`` records the size and SHA-256 of each
 safetensors file, and :func:`find_checkpoint` passes over a checkpoint that fails the check (torn,
 bit-flipped, missing files, unreadable ``state.json``) or a ``latest`` that names no checkpoint,
@@ -30,13 +34,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 from ..errors import InputError
 
 FORMAT_VERSION = 1
 FILES = ("model.safetensors", "trainer.safetensors")  # the files state.json records the hashes of
 STEP_NAME = re.compile(r"step_(\d{8,})")  # a checkpoint folder: step_00000200
+TMP = ".tmp"  # the suffix of every temporary name: .model.safetensors.k2j4h6g8.tmp, .step_00000200.x7c2m9q1.tmp
 
 
 class CheckpointError(InputError):
@@ -57,10 +62,12 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file (a name no other writer uses, in the
-    same folder) and a rename."""
+    same folder) and a rename. Temporary files of ``path`` that a killed process left are removed
+    first; an ``OSError`` names ``path`` (a full disk's error names no file)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    remove_temporaries(path.parent, re.escape(path.name))
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -68,9 +75,38 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise naming(e, path) from None
         raise
+
+
+def is_temporary(name: str) -> bool:
+    """Whether ``name`` is one of the temporary names this module writes through."""
+    return re.fullmatch(rf"\..+\.[A-Za-z0-9_]{{8}}{re.escape(TMP)}", name) is not None
+
+
+def remove_temporaries(folder: Path, name: str) -> None:
+    """Remove the temporary files (or folders) through which a killed writer was writing ``name``
+    in ``folder`` (``name`` a regular expression: ``step_\\d+`` for every checkpoint). Each file,
+    and each checkpoint folder, has one writer at a time (the run folder's lock, or the claim of a
+    finalist), so what is found is stale."""
+    pattern = re.compile(rf"\.{name}\.[A-Za-z0-9_]{{8}}{re.escape(TMP)}")
+    try:
+        found = [p for p in folder.iterdir() if pattern.fullmatch(p.name)]
+    except OSError:
+        return
+    for path in found:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def naming(e: OSError, path: str | Path) -> OSError:
+    """``e`` with ``path`` as its file name where it names none (a write that ran out of space)."""
+    return e if e.filename is not None else OSError(e.errno, e.strerror or str(e), str(path))
 
 
 def atomic_write_json(path: str | Path, data: Any) -> None:
@@ -135,19 +171,23 @@ def save_checkpoint(out_dir: str | Path, step: int, model: dict[str, torch.Tenso
     earlier checkpoint (the newest was damaged), and would otherwise count among the ``keep``."""
     root = Path(out_dir) / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
+    remove_temporaries(root, r"step_\d{8,}")  # what a killed writer left
     final = root / f"step_{step:08d}"
-    tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{final.name}."))
+    tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{final.name}.", suffix=TMP))
     try:
-        save_file(_contiguous(model), tmp / "model.safetensors")
-        save_file(_contiguous(trainer), tmp / "trainer.safetensors")
-        files = {name: file_record(tmp / name) for name in FILES}
-        (tmp / "state.json").write_text(json.dumps({"format_version": FORMAT_VERSION, **state, "files": files},
-                                                   indent=2, sort_keys=True))
+        data = {"model.safetensors": save(_contiguous(model)), "trainer.safetensors": save(_contiguous(trainer))}
+        files = {name: bytes_record(data[name]) for name in FILES}
+        data["state.json"] = json.dumps({"format_version": FORMAT_VERSION, **state, "files": files},
+                                        indent=2, sort_keys=True).encode()
+        for name, content in data.items():
+            (tmp / name).write_bytes(content)
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(e, OSError) and (e.filename is None or str(e.filename).startswith(str(tmp))):
+            raise OSError(e.errno, e.strerror or str(e), str(final)) from None  # a full disk: name the checkpoint
         raise
     atomic_write_text(root / "latest", final.name + "\n")
     later = [p for p in checkpoint_folders(out_dir) if _step_of(p) > step]
@@ -212,6 +252,8 @@ def _pointed(root: Path, listed: list[Path]) -> tuple[Path | None, str | None]:
     pointer = root / "latest"
     if not pointer.exists() and not pointer.is_symlink():
         return None, "is missing" if listed else None
+    if pointer.exists() and not pointer.is_file():  # a FIFO would never be read to its end
+        return None, "is not a regular file"
     try:
         name = pointer.read_text().strip()
     except (OSError, UnicodeDecodeError) as e:
@@ -262,12 +304,14 @@ def read_state(folder: str | Path) -> dict:
 
 def _read_state(folder: Path) -> dict:
     path = folder / "state.json"
+    if path.exists() and not path.is_file():  # a folder, a FIFO (reading it would wait forever)
+        raise CheckpointError("state.json is not a regular file")
     try:
         state = json.loads(path.read_bytes())
     except FileNotFoundError:
         raise CheckpointError("state.json is missing") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"state.json cannot be read: {str(e).splitlines()[0]}") from None
+    except (OSError, ValueError, RecursionError) as e:  # not UTF-8, not JSON, a 5001-digit number, too deep
+        raise CheckpointError(f"state.json cannot be read: {str(e).splitlines()[0].split('; use sys.')[0]}") from None
     if not isinstance(state, dict):
         raise CheckpointError("state.json holds no JSON object")
     version = state.get("format_version")

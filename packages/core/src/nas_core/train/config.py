@@ -19,6 +19,7 @@ MAX_EPOCHS = 10**6  # passes over the training split
 MAX_WIDTH = 1024  # F, channels of the first stack (x4 in the last)
 MAX_CELLS_PER_STACK = 64
 MAX_SEED = 2**63 - 1  # seeds are torch's 64-bit seeds, with room for the offsets derived from them
+MAX_CUTOUT = 1024  # pixels, side of the cutout square (more than any image's side)
 DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 
@@ -133,7 +134,7 @@ class StandaloneConfig(TrainConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         _require_network(self)
-        _require_range(self, "cutout", low=0)
+        _require_range(self, "cutout", low=0, high=MAX_CUTOUT + 1)
         _require_range(self, "eval_batch_size", low=1)
         _require_range(self, "drop_path", low=0.0, high=1.0)
         _require_range(self, "label_smoothing", low=0.0, high=1.0)

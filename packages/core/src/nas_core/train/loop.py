@@ -24,6 +24,7 @@ from .checkpoint import (
     find_checkpoint,
     join_state,
     load_tensors,
+    naming,
     read_state,
     save_checkpoint,
     split_state,
@@ -91,8 +92,11 @@ class JsonlMetrics(Callback):
         return found
 
     def on_progress(self, progress: Progress) -> None:
-        with self.path.open("a") as f:
-            f.write(json.dumps(asdict(progress), sort_keys=True) + "\n")
+        try:
+            with self.path.open("a") as f:
+                f.write(json.dumps(asdict(progress), sort_keys=True) + "\n")
+        except OSError as e:  # a full disk: its error names no file
+            raise naming(e, self.path) from None
 
 
 def _metrics_step(line: bytes) -> int | None:

@@ -21,7 +21,7 @@ from ..data import ImageData, derived_generator
 from ..errors import InputError
 from ..evaluation import autocast, evaluate_split
 from ..network import Network, NetworkConfig, build_network, count_flops, count_params
-from ..space import Architecture
+from ..space import Architecture, get_space
 from .checkpoint import atomic_write_bytes, atomic_write_json, atomic_write_text, bytes_record, file_problem
 from .config import StandaloneConfig
 from .distributed import sync_batch_norm
@@ -138,6 +138,7 @@ def load_network(model_dir: str | Path, device: str | torch.device = "cpu") -> t
         raise RunDirError(f"{model_dir} holds damaged weights ({problem})",
                           hint="train the network again")
     arch = Architecture.from_json(result["arch"])
+    get_space(arch.space).validate(arch)  # (a KeyError for a space not registered here)
     net = build_network(arch, NetworkConfig(**result["network"]))
     net.load_state_dict(load_file(weights))
     return net.to(device).eval(), result
