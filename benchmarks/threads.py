@@ -108,9 +108,22 @@ def nas_run(policy: str, limit: float) -> float:
                         str(out / "run")], env=env, check=True, stdout=subprocess.DEVNULL, timeout=limit)
         return time.perf_counter() - start
     except subprocess.TimeoutExpired:
+        print(f"  ({policy}: stopped at {limit:.0f} s; {_reached(out / 'run')})", flush=True)
         return float("inf")
     finally:
         shutil.rmtree(out, ignore_errors=True)
+
+
+def _reached(run: Path) -> str:
+    """How far a stopped `nas run` got: its phase and, in training, the step."""
+    for phase in ("standalone", "search", "supernet"):
+        if (run / phase).exists():
+            lines = sorted(run.glob(f"{phase}/**/metrics.jsonl"))
+            if lines and (text := lines[-1].read_text().splitlines()):
+                last = json.loads(text[-1])
+                return f"in the {phase} phase, step {last['step']} of {last['total_steps']}"
+            return f"in the {phase} phase"
+    return "before the one-shot model's first step"
 
 
 class Neighbour:
