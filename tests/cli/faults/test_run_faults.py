@@ -17,11 +17,6 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def work(tmp_path_factory):
-    return tmp_path_factory.mktemp("faults")
-
-
-@pytest.fixture(scope="module")
 def run(work):
     """An uninterrupted `nas run --profile smoke`."""
     return faults.reference(faults.run_command(), work / "run-reference")

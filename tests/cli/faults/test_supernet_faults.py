@@ -25,11 +25,6 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def work(tmp_path_factory):
-    return tmp_path_factory.mktemp("faults")
-
-
-@pytest.fixture(scope="module")
 def supernet(work):
     """An uninterrupted `nas supernet train` (8 steps, a checkpoint every 2)."""
     return faults.reference(faults.supernet_command(), work / "supernet-reference")
