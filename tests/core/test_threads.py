@@ -76,7 +76,8 @@ def test_the_watch_reads_this_machine(tmp_path):
         pass
     t1, busy1, mine1 = threads._read_cpu(sorted(os.sched_getaffinity(0)))
     hz = os.sysconf("SC_CLK_TCK")
-    assert t1 > t0 and (mine1 - mine0) / hz >= 0.1 and busy1 - busy0 >= mine1 - mine0 - 2
+    # (per-CPU ticks are sampled and ours are exact: they agree only roughly over 0.2 s)
+    assert t1 > t0 and (mine1 - mine0) / hz >= 0.1 and busy1 - busy0 >= 0.5 * (mine1 - mine0)
 
 
 @pytest.mark.parametrize("spec", ["0", "-1", "1.5", "x", "", "1025", "2" * 30, "nan"])
