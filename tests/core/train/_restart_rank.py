@@ -1,10 +1,13 @@
 """One rank of ``torchrun --max-restarts 1`` (tests/core/train/test_distributed.py): joins the group
 with init_world; in the first attempt rank 1 dies with SIGKILL after one all-reduce, and in the
-second it joins late, so rank 0 would read the dead rank's address if the attempts shared keys."""
+second it joins late, so rank 0 would read the dead rank's address if the attempts shared keys.
+Each rank writes its result to a file of its own in $NAS_TEST_OUT (torchrun's agent may interleave
+the ranks' stdout, as a CI run once showed)."""
 
 import os
 import signal
 import time
+from pathlib import Path
 
 import torch
 
@@ -18,4 +21,5 @@ total = all_sum(torch.ones(1), world)
 if attempt == 0 and world.rank == 1:
     os.kill(os.getpid(), signal.SIGKILL)
 world.barrier()
-print(f"attempt {attempt} rank {world.rank} sum {int(total.item())}", flush=True)
+out = Path(os.environ["NAS_TEST_OUT"]) / f"attempt{attempt}.rank{world.rank}"
+out.write_text(f"sum {int(total.item())}")
