@@ -15,9 +15,9 @@ STANDALONE = StandaloneConfig(width=4, cells_per_stack=1, steps=2, batch_size=32
 CONFIG = CorrelateConfig(archs=5, pool=8, bootstrap=50, kl_examples=16, device="cpu")
 
 
-def _supernet(folder, seed):
+def _supernet(folder, seed, ema_decay=0.0):
     config = SupernetConfig(space="tiny", width=4, cells_per_stack=1, steps=4, batch_size=32, ghost_batch=16,
-                            log_every=2, checkpoint_every=4, device="cpu", seed=seed)
+                            log_every=2, checkpoint_every=4, device="cpu", seed=seed, ema_decay=ema_decay)
     train_supernet(config, DATA.load("train"), folder)
     return OneShotModelSpec(str(folder), f"seed {seed}", {"seed": seed})
 
@@ -117,6 +117,31 @@ def test_seeds_train_each_architecture_several_times(supernets, tmp_path):
     first, second = ([a["standalone_seeds"][s] for a in report["archs"]] for s in (0, 1))
     ceiling = report["seed_noise"]["seed_vs_seed"]["kendall_tau"]  # the noise ceiling of any proxy
     assert ceiling["value"] == pytest.approx(float(kendall_tau(first, second)), nan_ok=True)
+
+
+def test_levers_score_differently_against_the_same_stand_alone_results(study, supernets, tmp_path):
+    out, report, _ = study
+    ema_model = _supernet(tmp_path / "ema-model", 0, ema_decay=0.5)
+    sample = [a["arch_id"] for a in report["archs"]]
+
+    def lever(name, **changes):
+        ui = CountingUI()
+        config = CorrelateConfig(archs=5, pool=8, bootstrap=20, kl_examples=8, device="cpu", **changes)
+        found = run_correlation(tmp_path / name, [ema_model], DATA, STANDALONE, config,
+                                standalone_dir=out / "standalone", ui=ui)
+        assert [a["arch_id"] for a in found["archs"]] == sample
+        assert not {t.split()[0] for t in ui.trained} & set(sample)  # the ground truth is shared, not redone
+        assert all(found["config"][k] == v for k, v in changes.items())
+        return [a["one_shot_accuracy"][0] for a in found["archs"]]
+
+    plain = lever("plain")
+    few = lever("few", score_images=16)
+    assert all(abs(a * 16 - round(a * 16)) < 1e-9 for a in few)  # 16 images: steps of 1/16
+    assert lever("recalibrate", score_mode="recalibrate") != plain
+    assert lever("ema", ema=True) != plain  # the moving average is other weights
+    with pytest.raises(RunDirError, match="without a moving average"):
+        run_correlation(tmp_path / "no-ema", supernets[:1], DATA, STANDALONE,
+                        CorrelateConfig(archs=5, pool=8, device="cpu", ema=True))
 
 
 def test_refuses_other_settings_in_the_same_folders(study, supernets):

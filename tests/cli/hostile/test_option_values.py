@@ -46,6 +46,8 @@ def supernet_cases():
     yield from rows(s, "--batch-size", ["0", "-1", BIG, "1024", "24", *NOT_NUMBERS])
     yield from rows(s, "--ghost-batch", ["0", "-1", BIG, "7", "64", *NOT_NUMBERS])
     yield from rows(s, "--dropout-rate", ["-0.1", "1", "nan", "inf", *NOT_NUMBERS])
+    yield from rows(s, "--dropout-ramp", ["0", "-0.1", "1.5", "nan", "inf", *NOT_NUMBERS])
+    yield from rows(s, "--ema-decay", ["-0.1", "1", "nan", "inf", *NOT_NUMBERS])
     yield from rows(s, "--lr", ["-1", "nan", "inf", "-inf", "1e309", *NOT_NUMBERS])
     yield from rows(s, "--weight-decay", ["-1", "nan", "inf", *NOT_NUMBERS])
     yield from rows(s, "--width", ["0", "1", "1025", "1000000", BIG, "-4", *NOT_NUMBERS])
@@ -121,6 +123,8 @@ def correlate_cases():
             yield from rows(command, option, values, files={**sn, "file": b"x"}, base=[])
         yield from rows(command, "--data-dir", ["mistyped"], files=sn, base=["--dataset", "cifar10"])
     yield from rows(CORRELATE, "--supernet", ["nope", "file", ""], files={"file": b"x"}, base=[])
+    yield from rows(CORRELATE, "--score-images", ["0", "-1", str(10**12), BIG, "abc"], files=sn, base=[])
+    yield from rows(CORRELATE, "--score-mode", ["nope", "", "BATCH-STATS"], files=sn, base=[])
     yield from rows(ABLATE, "--rates", ["abc", "", "0.1,,0.2", "-0.5", "1.5", "nan", "inf", "0.1;0.2"], base=[])
     yield from rows(ABLATE, "--model-seeds", ["-1", "abc", "", BIG, "0,1.5"], base=[])
 

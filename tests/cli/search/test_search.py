@@ -102,9 +102,18 @@ def test_errors(tmp_path, supernet):
         search(tmp_path, supernet, trials=3, cost="params")
     with pytest.raises(StudyError, match="cannot open study storage"):
         search(tmp_path / "x", supernet, storage="nosuchdb://foo")
-    for bad in ({"sampler": "nope"}, {"trials": 0}, {"cost": "nope"}):
+    for bad in ({"sampler": "nope"}, {"trials": 0}, {"cost": "nope"}, {"score_images": 0}):
         with pytest.raises(ValueError):
             SearchConfig(**bad)
+
+
+def test_trials_can_be_scored_on_part_of_the_val_split_and_keep_to_it(tmp_path, supernet):
+    study = search(tmp_path, supernet, trials=3, score_images=20)
+    accuracies = [t.values[0] for t in complete(study)]
+    assert all(abs(a * 20 - round(a * 20)) < 1e-9 for a in accuracies)  # 20 images: steps of 1/20
+    assert study.user_attrs["scoring"] == "batch-stats on 20 val images"
+    with pytest.raises(StudyError, match="scoring"):  # a study's scores all mean the same
+        search(tmp_path, supernet, trials=4)
 
 
 def test_scores_file_is_json_lines(tmp_path, supernet):

@@ -109,12 +109,41 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(data, tmp_path, monke
 
 def test_schedules():
     assert ramp(0, 10) == 0 and ramp(9, 10) == 1
+    assert [ramp(s, 11, 0.5) for s in (0, 1, 5, 6, 10)] == [0, 0.2, 1, 1, 1]  # half ramp, half plateau
     lrs = [lr_at(s, 100, 1.0, 0.1) for s in range(100)]
     assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
     assert all(a >= b for a, b in zip(lrs[10:], lrs[11:])) and lrs[-1] < 0.01
 
 
+def test_a_shorter_ramp_reaches_r_early_and_stays_there(data, tmp_path):
+    rec = Recorder()
+    train_supernet(config(dropout_ramp=0.5), data, tmp_path, callbacks=[rec])
+    rates = {p.step: p.extra["dropout"] for p in rec.progress}  # the rate of each reported step's last step
+    assert rates[8] == rates[12] == pytest.approx(0.1) and rates[4] == pytest.approx(0.1 * 3 / 5.5)
+
+
+def test_the_moving_average_lags_the_weights_and_resumes_exactly(data, tmp_path):
+    full = train_supernet(config(ema_decay=0.9), data, tmp_path / "full")
+    raw, ema = load_supernet(tmp_path / "full"), load_supernet(tmp_path / "full", ema=True)
+    torch.testing.assert_close(raw.state_dict(), full.state_dict(), atol=0, rtol=0)
+    moved = [k for k, v in ema.state_dict().items() if not torch.equal(v, raw.state_dict()[k])]
+    assert moved  # the average trails the weights it averages
+    with pytest.raises(KeyboardInterrupt):
+        train_supernet(config(ema_decay=0.9), data, tmp_path / "cut", callbacks=[Recorder(stop_at=6)])
+    train_supernet(config(ema_decay=0.9), data, tmp_path / "cut", resume=True)
+    torch.testing.assert_close(load_supernet(tmp_path / "cut", ema=True).state_dict(), ema.state_dict(),
+                               atol=0, rtol=0)
+    train_supernet(config(), data, tmp_path / "plain")
+    with pytest.raises(RunDirError, match="trained without a moving average"):
+        load_supernet(tmp_path / "plain", ema=True)
+
+
 def test_config_checks():
+    for bad in (0.0, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="dropout_ramp"):
+            config(dropout_ramp=bad)
+    with pytest.raises(ValueError, match="ema_decay"):
+        config(ema_decay=1.0)
     with pytest.raises(ValueError, match="multiple of ghost_batch"):
         config(batch_size=40)
     with pytest.raises(ValueError, match="dropout_rate"):

@@ -39,6 +39,13 @@ StandaloneDir = Annotated[Path | None, typer.Option(help="Where stand-alone resu
                                                     "OUT/standalone); studies sharing it share trainings.")]
 KlExamples = Annotated[int, typer.Option(min=1, help="Training images for the KL analysis (Sec. 5).")]
 Bootstrap = Annotated[int, typer.Option(min=10, help="Bootstrap resamples for the 95% intervals.")]
+ScoreImages = Annotated[int | None, typer.Option(min=1, help="Val images that score each architecture "
+                                                 "inside a one-shot model, class-balanced (default: the "
+                                                 "whole val split of the profile).")]
+ScoreMode = Annotated[str, typer.Option(help="batch-stats: batch norm from each evaluation batch (the "
+                                        "paper); recalibrate: re-estimated on training batches first.")]
+Ema = Annotated[bool, typer.Option("--ema", help="Score with the moving average of the one-shot weights "
+                                   "(`nas supernet train --ema-decay`).")]
 
 
 class RichCorrelateUI(AblationUI):
@@ -106,14 +113,19 @@ def correlate(
     data_dir: o.DataDir = None, standalone_dir: StandaloneDir = None, kl_examples: KlExamples = 500,
     bootstrap: Bootstrap = 1000, seed: Annotated[int, typer.Option(help="Seeds the data split, the pool, the "
                                                                    "stand-alone trainings, the bootstrap.")] = 0,
-    device: o.Device = "auto",
+    device: o.Device = "auto", score_images: ScoreImages = None, score_mode: ScoreMode = "batch-stats",
+    ema: Ema = False,
 ) -> None:
-    """Train M sampled architectures from scratch; rank-correlate their one-shot and stand-alone accuracy."""
+    """Train M sampled architectures from scratch; rank-correlate their one-shot and stand-alone accuracy.
+
+    Stand-alone accuracy is measured on the whole val split of the profile (the `cpu` profile: 10,000
+    CIFAR-10 images); one-shot scores on --score-images of them."""
     ui = RichCorrelateUI()
     with user_errors():
         settings, standalone, config = _settings(profile, dataset, data_dir, seed, device, epochs, archs=archs,
                                                  pool=pool, stratify=stratify, seeds=seeds,
-                                                 kl_examples=kl_examples, bootstrap=bootstrap)
+                                                 kl_examples=kl_examples, bootstrap=bootstrap,
+                                                 score_images=score_images, score_mode=score_mode, ema=ema)
         for folder in supernet:
             if not folder.is_dir():
                 raise UserError(f"--supernet {folder}: no such folder")

@@ -32,6 +32,12 @@ def train(
                                              "masks and batch-norm statistics).")] = 32,
     dropout_rate: Annotated[float, typer.Option(min=0.0, max=0.99, help="r: final probability that "
                                                 "all paths into a node are dropped.")] = 0.1,
+    dropout_ramp: Annotated[float, typer.Option(min=0.0, max=1.0, help="Part of training over "
+                                                "which the dropout rate ramps up to r, then stays (1: the "
+                                                "paper's ramp over all of it).")] = 1.0,
+    ema_decay: Annotated[float, typer.Option(min=0.0, max=1.0, help="Keep a moving average of "
+                                             "the weights with this decay, for `nas correlate --ema` (0: "
+                                             "none).")] = 0.0,
     lr: o.Lr = 0.1,
     weight_decay: o.WeightDecay = 1e-4,
     width: o.Width = 16,
@@ -47,8 +53,8 @@ def train(
         config = make_config(
             SupernetConfig,
             space=space, epochs=epochs, steps=steps, batch_size=batch_size, ghost_batch=ghost_batch,
-            dropout_rate=dropout_rate, lr=lr, weight_decay=weight_decay, width=width,
-            cells_per_stack=cells_per_stack, seed=seed, device=device,
+            dropout_rate=dropout_rate, dropout_ramp=dropout_ramp, ema_decay=ema_decay, lr=lr,
+            weight_decay=weight_decay, width=width, cells_per_stack=cells_per_stack, seed=seed, device=device,
             checkpoint_every=checkpoint_every)
         if show_config:
             print_config(config)

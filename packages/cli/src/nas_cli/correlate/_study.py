@@ -4,7 +4,9 @@ Paper: Bender et al. 2018, Sec. 4 (Fig. 3-5: one-shot vs stand-alone accuracy of
 architectures) and Sec. 5 (the KL divergence to the all-paths model). One run:
 
 1. **pool**: ``pool`` architectures drawn uniformly (seeded), each scored by every one-shot model
-   (cached in ``OUT/scores/oneshot-<i>.jsonl``);
+   (cached in ``OUT/scores/oneshot-<i>.jsonl``) on ``score_images`` val images (default: the whole
+   val split), with evaluation-batch statistics (the paper) or ``score_mode="recalibrate"``, and
+   with the moving average of the weights where ``ema``;
 2. **sample**: ``archs`` of them, the first ``archs`` of the pool (a uniform random sample) or,
    with ``stratify``, spread evenly over the range of the *first* one-shot model's accuracies,
    as in the paper;
@@ -30,6 +32,7 @@ from nas_core import Architecture, Scorer
 from nas_core.analysis import kl_to_full_model
 from nas_core.data import DataSpec, DeviceLoader, ImageData
 from nas_core.errors import InputError
+from nas_core.scoring import MODES
 from nas_core.stats import stratified_indices
 from nas_core.train import (
     Callback,
@@ -55,6 +58,7 @@ MAX_POOL = 100_000  # architectures scored by each one-shot model
 MAX_SEEDS = 100  # stand-alone trainings per architecture
 MAX_KL_EXAMPLES = 1_000_000  # training images of the KL analysis (at most the split's anyway)
 MAX_BOOTSTRAP = 100_000  # bootstrap resamples per interval
+MAX_SCORE_IMAGES = 10**9  # val images per score (at most the split's anyway)
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,9 @@ class CorrelateConfig:
     seed: int = 0  # seeds the pool, the stratified draw and the bootstrap
     batch_size: int = 500  # evaluation batch (one-shot scoring, KL)
     device: str = "auto"
+    score_images: int | None = None  # val images for one-shot scoring, class-balanced (None: all)
+    score_mode: str = "batch-stats"  # or "recalibrate": batch norm re-estimated on training data
+    ema: bool = False  # score with the moving average of the one-shot weights (trained with ema_decay)
 
     def __post_init__(self) -> None:
         if self.archs < 3:
@@ -77,9 +84,14 @@ class CorrelateConfig:
         bounds = (("archs", self.archs, 3, MAX_POOL), ("pool", self.pool, 3, MAX_POOL),
                   ("seeds", self.seeds, 1, MAX_SEEDS), ("kl_examples", self.kl_examples, 1, MAX_KL_EXAMPLES),
                   ("bootstrap", self.bootstrap, 1, MAX_BOOTSTRAP))
+        if self.score_images is not None:
+            bounds += (("score_images", self.score_images, 1, MAX_SCORE_IMAGES),)
         for name, value, least, most in bounds:
             if not least <= value <= most:
                 raise InputError(f"{name} {value:,} is out of range", hint=f"give {{{name}}} from {least} to {most:,}")
+        if self.score_mode not in MODES:
+            raise InputError(f"unknown scoring mode {self.score_mode!r}",
+                             hint=f"choose {{score_mode}} from {', '.join(MODES)}")
         if self.pool < self.archs:
             raise InputError(f"a pool of {self.pool} cannot hold a sample of {self.archs}",
                              hint="give a {pool} of at least {archs}")
@@ -88,7 +100,7 @@ class CorrelateConfig:
 
 
 # What must match for an output folder to be continued: the rest may change between runs.
-IDENTITY = ("pool", "stratify", "seed")
+IDENTITY = ("pool", "stratify", "seed", "score_images", "score_mode", "ema")
 
 
 class CorrelateUI:
@@ -121,11 +133,12 @@ def run_correlation(out: str | Path, supernets: list[OneShotModelSpec], data: Da
     standalone_dir = Path(standalone_dir) if standalone_dir else out / "standalone"
     out.mkdir(parents=True, exist_ok=True)
     train, val = data.load("train", ui.note), data.load("val", ui.note)
+    scoring = val.subset(config.score_images, data.seed) if config.score_images else val
     models = [_load(spec, train, config) for spec in supernets]
     _check_identity(out, supernets, config)  # (written once data and models are known good)
     space = models[0].space
     pool = _pool(space, config)
-    scores = [_score_all(out, i, spec, model, val, pool, config, ui)
+    scores = [_score_all(out, i, spec, model, scoring, train, pool, config, ui)
               for i, (spec, model) in enumerate(zip(supernets, models))]
     sample = _sample(scores[0], config)
     chosen = [pool[i] for i in sample]
@@ -153,7 +166,7 @@ def _check_identity(out: Path, supernets: list[OneShotModelSpec], config: Correl
 
 
 def _load(spec: OneShotModelSpec, train: ImageData, config: CorrelateConfig):
-    model = load_supernet(spec.dir, resolve_device(config.device))
+    model = load_supernet(spec.dir, resolve_device(config.device), ema=config.ema)
     keys = ("name", "size", "classes", "shape")
     trained_on, here = read_state(latest_checkpoint(spec.dir))["data"], train.info()
     require_same({"data": {k: trained_on.get(k) for k in keys}}, {"data": {k: here[k] for k in keys}},
@@ -174,10 +187,11 @@ def _pool(space, config: CorrelateConfig) -> list[Architecture]:
     raise InputError(f"the space {space.name!r} holds fewer than {config.pool} architectures", hint="lower {pool}")
 
 
-def _score_all(out: Path, index: int, spec: OneShotModelSpec, model, val: ImageData,
+def _score_all(out: Path, index: int, spec: OneShotModelSpec, model, val: ImageData, train: ImageData,
                pool: list[Architecture], config: CorrelateConfig, ui: CorrelateUI) -> list[dict]:
-    scorer = Scorer(model, val, batch_size=config.batch_size, cache_file=out / "scores" / f"oneshot-{index}.jsonl",
-                    model_id=supernet_fingerprint(spec.dir))
+    model_id = supernet_fingerprint(spec.dir) + (":ema" if config.ema else "")
+    scorer = Scorer(model, val, batch_size=config.batch_size, mode=config.score_mode, train=train,
+                    cache_file=out / "scores" / f"oneshot-{index}.jsonl", model_id=model_id)
     scores = []
     for n, arch in enumerate(pool):
         ui.scoring(spec.label, n, len(pool))

@@ -60,6 +60,7 @@ class SearchConfig:
     storage: str | None = None  # Optuna storage URL; default: SQLite file in the run directory
     study: str = "oneshot"  # study name
     scoring: str = "batch-stats"  # or "recalibrate" (see nas_core.scoring)
+    score_images: int | None = None  # val images that score each trial, class-balanced (None: all)
     batch_size: int = 500  # evaluation batch (its statistics normalise the batch norm)
     device: str = "auto"
     heartbeat: int = HEARTBEAT_S  # seconds between a running trial's heartbeats (stale after 4 missed)
@@ -73,6 +74,8 @@ class SearchConfig:
             raise InputError(f"{self.trials} trials asked for", hint="give {trials} of at least 1")
         if self.workers < 1:
             raise InputError(f"{self.workers} workers asked for", hint="give {workers} of at least 1")
+        if self.score_images is not None and self.score_images < 1:
+            raise InputError(f"{self.score_images} images to score on", hint="give {score_images} of at least 1")
         if self.heartbeat < 1:
             raise InputError(f"a heartbeat every {self.heartbeat} s", hint="give {heartbeat} of at least 1")
 
@@ -127,8 +130,12 @@ def make_scorer(run_dir: Path, supernet_dir: Path, data: DataSpec, config: Searc
     device = resolve_device(config.device)
     model = load_supernet(supernet_dir, device)
     train = data.load("train") if config.scoring == "recalibrate" else None
-    return Scorer(model, data.load("val"), batch_size=config.batch_size, mode=config.scoring, train=train,
-                  cache_file=run_dir / cache, model_id=supernet_fingerprint(supernet_dir))
+    val = data.load("val")
+    if config.score_images:
+        val = val.subset(config.score_images, data.seed)
+    model_id = supernet_fingerprint(supernet_dir) + (f":val{len(val)}" if config.score_images else "")
+    return Scorer(model, val, batch_size=config.batch_size, mode=config.scoring, train=train,
+                  cache_file=run_dir / cache, model_id=model_id)
 
 
 def supernet_fingerprint(supernet_dir: Path) -> str:
@@ -151,7 +158,8 @@ def open_search_study(run_dir: Path, supernet_dir: Path, config: SearchConfig) -
     storage = open_storage(config.storage or default_storage(run_dir), config.heartbeat)
     study = open_study(storage, config.study, config.directions)
     space = read_state(_supernet_checkpoint(supernet_dir))["space"]["name"]  # no need to build the model
-    require_attrs(study, {"space": space, "supernet_sha256": supernet_fingerprint(supernet_dir)})
+    require_attrs(study, {"space": space, "supernet_sha256": supernet_fingerprint(supernet_dir),
+                          "scoring": f"{config.scoring} on {config.score_images or 'all'} val images"})
     return study
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ._splits import balanced_subset
+
 _CHUNK = 512  # images per chunk when resizing
 _STATS_BYTES = 1 << 26  # bytes of one channel copied at a time for statistics (64 MiB)
 
@@ -58,6 +60,13 @@ class ImageData:
 
     def __len__(self) -> int:
         return self.images.shape[0]
+
+    def subset(self, n: int, seed: int = 0) -> ImageData:
+        """At most ``n`` of these examples, class-balanced: the same ones a ``subset`` of ``n`` gives
+        when the split is loaded (same seed), so smaller subsets lie inside larger ones."""
+        idx = balanced_subset(self.labels, n, seed, f"subset-{self.split}", self.num_classes)
+        return ImageData(self.images[idx], self.labels[idx], self.classes, self.mean, self.std, self.name,
+                         self.split)
 
     def __repr__(self) -> str:
         n, c, h, w = self.images.shape

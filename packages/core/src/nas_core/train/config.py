@@ -100,10 +100,19 @@ class SupernetConfig(TrainConfig):
     ghost_batch: int = 32  # examples per ghost batch: own dropout masks and BN statistics
     dropout_rate: float = 0.1  # r: final probability that all paths into a node are dropped
     bn_affine: bool = False  # learned scale/shift in the one-shot model's batch norm
+    # Part of training over which the path-dropout rate ramps up to r; it stays at r after that
+    # (1.0: the paper's ramp over all of training; 0.5: half ramp, half plateau).
+    dropout_ramp: float = 1.0
+    # Decay of an exponential moving average of the weights, kept beside them for scoring
+    # (`load_supernet(..., ema=True)`); 0 keeps none. Not in the paper: a lever we measure.
+    ema_decay: float = 0.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _require_network(self)
+        if not 0 < self.dropout_ramp <= 1:  # (false for nan too)
+            raise InputError(f"dropout_ramp {self.dropout_ramp} is out of range", hint="give {dropout_ramp} in (0, 1]")
+        _require_range(self, "ema_decay", low=0.0, high=1.0)
         if self.ghost_batch < 1 or self.batch_size % self.ghost_batch:
             raise InputError(f"batch_size {self.batch_size} must be a multiple of ghost_batch {self.ghost_batch}",
                              hint="choose {batch_size} and {ghost_batch} to match")

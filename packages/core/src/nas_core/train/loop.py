@@ -164,6 +164,12 @@ class Task:
     step: Callable[[torch.Tensor, torch.Tensor, int], tuple[torch.Tensor, torch.Tensor]]
     state: dict  # JSON written into every checkpoint (kind, space, config, data, ...)
     extra: Callable[[int], dict] = lambda step: {}
+    # Tensors the step keeps beside the model (e.g. a moving average of the weights), updated in
+    # place; saved with the optimizer state under ``shadow.<name>`` and restored on resume.
+    shadow: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+SHADOW = "shadow."
 
 
 def optimizer_tensors(opt: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
@@ -248,6 +254,7 @@ def _save(task: Task, loader, out_dir: Path, step: int, complete: bool, world: W
     trainer = optimizer_tensors(task.optimizer)
     loader_tensors, loader_rest = split_state("loader", loader.state_dict())
     trainer.update(loader_tensors)
+    trainer.update({SHADOW + k: v for k, v in task.shadow.items()})
     state = {**task.state, "step": step, "complete": complete, "loader": loader_rest,
              "world_size": world.size}
     return save_checkpoint(out_dir, step, task.model.state_dict(), trainer, state)
@@ -266,7 +273,12 @@ def _restore(task: Task, loader, out_dir: Path, resume: bool, world: World) -> t
     task.model.load_state_dict(load_tensors(folder, "model", device))
     tensors = load_tensors(folder, "trainer", device)
     load_optimizer(task.optimizer, tensors)
-    cpu = {k: v.cpu() for k, v in tensors.items() if not k.startswith("optim.")}
+    for name, value in task.shadow.items():
+        if SHADOW + name not in tensors:
+            raise RunDirError(f"{folder} holds no moving average of {name}",
+                              hint="resume with the {ema_decay} it was trained with")
+        value.copy_(tensors[SHADOW + name])
+    cpu = {k: v.cpu() for k, v in tensors.items() if k.startswith("loader.")}
     loader.load_state_dict(join_state("loader", cpu, state["loader"]))
     notes, made_with = list(found.notes), state.get("world_size", 1)
     if made_with != world.size:

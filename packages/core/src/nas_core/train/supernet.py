@@ -1,9 +1,11 @@
 """Training the one-shot model (Bender et al. 2018, Sec. 3.2).
 
 Each step: split the batch into ghost batches, draw path-dropout masks for each from a generator
-keyed by (seed, step) (the rate ramps linearly from 0 to ``dropout_rate`` over training), run the
-sparse one-shot forward, add L2 only to the parameters of paths that were on, clip, and take an
-SGD step (Nesterov momentum 0.9, cosine-decayed learning rate after a short linear warm-up).
+keyed by (seed, step) (the rate ramps linearly from 0 to ``dropout_rate`` over training, or over
+its first ``dropout_ramp`` part), run the sparse one-shot forward, add L2 only to the parameters of
+paths that were on, clip, and take an SGD step (Nesterov momentum 0.9, cosine-decayed learning rate
+after a short linear warm-up). With ``ema_decay``, an exponential moving average of the weights is
+kept beside them (saved with the optimizer state) for scoring.
 Under torchrun, the ghost batches of a step are shared out over the processes
 (``distributed.py``).
 """
@@ -25,7 +27,7 @@ from ..space import SearchSpace, get_space
 from . import checkpoint
 from .config import SupernetConfig
 from .distributed import average_gradients
-from .loop import Callback, Task, prepare, run
+from .loop import SHADOW, Callback, Task, prepare, run
 from .rundir import RunDirError
 
 
@@ -47,10 +49,11 @@ def train_supernet(config: SupernetConfig, data: ImageData, out_dir: str | Path,
     opt = torch.optim.SGD(model.parameters(), lr=config.scaled_lr(), momentum=config.momentum,
                           nesterov=True)
     total = config.total_steps(len(data))
+    shadow = ema_weights(model) if config.ema_decay else {}
 
     def step(x: torch.Tensor, y: torch.Tensor, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         # The masks of all G ghost batches, keyed by (seed, step): the same on every rank.
-        masks = model.path_dropout(ghosts, config.dropout_rate, ramp(i, total),
+        masks = model.path_dropout(ghosts, config.dropout_rate, ramp(i, total, config.dropout_ramp),
                                    derived_generator(config.seed, f"path-dropout-step-{i}"))
         with autocast(device, config.bf16):
             logits = model(x, masks=masks.select(mine))  # x: this rank's ghost batches
@@ -63,23 +66,42 @@ def train_supernet(config: SupernetConfig, data: ImageData, out_dir: str | Path,
             grads = [p for p in model.parameters() if p.grad is not None]
             torch.nn.utils.clip_grad_norm_(grads, config.grad_clip)
         opt.step()
+        if shadow:
+            update_ema(shadow, model, config.ema_decay)
         return loss.detach(), (logits.argmax(1) == y).sum()
 
     state = {"kind": "supernet", "space": model.space.to_dict(), "config": config.to_dict(),
              "network": model.config.to_dict(), "data": data.info()}
-    task = Task(model, opt, step, state, extra=lambda i: {"dropout": config.dropout_rate * ramp(i, total)})
+    task = Task(model, opt, step, state, shadow=shadow,
+                extra=lambda i: {"dropout": config.dropout_rate * ramp(i, total, config.dropout_ramp)})
     run(task, loader, config, total, out_dir, callbacks, resume)
     return model
 
 
-def ramp(step: int, total: int) -> float:
-    """Path-dropout schedule (Sec. 3.2): rises linearly from 0 at the first step to 1 at the last."""
-    return step / max(1, total - 1)
+def ramp(step: int, total: int, length: float = 1.0) -> float:
+    """Path-dropout schedule (Sec. 3.2): rises linearly from 0 at the first step to 1 at the last
+    (``length`` 1), or at the step ``length`` of the way through, and stays at 1 after it."""
+    return min(1.0, step / max(1.0, length * (total - 1)))
 
 
-def load_supernet(out_dir: str | Path, device: str | torch.device = "cpu") -> OneShotModel:
+def ema_weights(model: OneShotModel) -> dict[str, torch.Tensor]:
+    """A copy of the floating-point weights: the start of their exponential moving average."""
+    return {k: v.detach().clone() for k, v in model.state_dict().items() if v.is_floating_point()}
+
+
+@torch.no_grad()
+def update_ema(shadow: dict[str, torch.Tensor], model: OneShotModel, decay: float) -> None:
+    """``shadow <- decay * shadow + (1 - decay) * weights``, in place. A path that was off this step
+    keeps its weights, so its average moves towards values it already had."""
+    own = model.state_dict()
+    keys = list(shadow)
+    torch._foreach_lerp_([shadow[k] for k in keys], [own[k] for k in keys], 1.0 - decay)
+
+
+def load_supernet(out_dir: str | Path, device: str | torch.device = "cpu", ema: bool = False) -> OneShotModel:
     """The one-shot model of the newest checkpoint in ``out_dir`` (weights only, no code run);
-    the newest that passes its checks if that one is damaged (``checkpoint.find_checkpoint``)."""
+    the newest that passes its checks if that one is damaged (``checkpoint.find_checkpoint``).
+    ``ema``: with the moving average of its weights (trained with ``ema_decay``) instead."""
     found = checkpoint.find_checkpoint(out_dir)
     if found.folder is None and found.damaged:
         raise RunDirError(f"no valid checkpoint in {Path(out_dir) / 'checkpoints'}: {'; '.join(found.damaged)}",
@@ -94,7 +116,18 @@ def load_supernet(out_dir: str | Path, device: str | torch.device = "cpu") -> On
     config = SupernetConfig.from_dict(state["config"])
     model = OneShotModel(space, NetworkConfig(**state["network"]),
                          NormSpec(affine=config.bn_affine, running_stats=False))
-    model.load_state_dict(checkpoint.load_tensors(folder, "model"))
+    weights = checkpoint.load_tensors(folder, "model")
+    if ema:
+        weights.update(_ema_of(folder, config))
+    model.load_state_dict(weights)
     if config.channels_last:  # as in training: about 2.5x faster scoring on our CPU
         model = model.to(memory_format=torch.channels_last)
     return model.to(device).eval()
+
+
+def _ema_of(folder: Path, config: SupernetConfig) -> dict[str, torch.Tensor]:
+    if not config.ema_decay:
+        raise RunDirError(f"{folder.parent.parent} was trained without a moving average of its weights",
+                          hint="train it with {ema_decay} above 0, or score without {ema}")
+    trainer = checkpoint.load_tensors(folder, "trainer")
+    return {k.removeprefix(SHADOW): v for k, v in trainer.items() if k.startswith(SHADOW)}

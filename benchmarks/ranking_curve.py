@@ -1,0 +1,129 @@
+"""How ranking quality grows with the one-shot model's training budget, and what the levers do
+(issue 15, docs/results.md). Everything runs through the `nas` CLI, in ROOT, and resumes:
+
+1. ``train``: one-shot models of the ``cpu`` profile at several budgets (images seen), each with a
+   moving average of its weights kept beside them, plus the ramp lever (half ramp, half plateau);
+2. ``correlate``: `nas correlate` of each model (and lever) against the one stand-alone ground truth
+   in ROOT/standalone (``benchmarks/ranking_truth.py`` trains it; correlate trains what is missing),
+   on a uniform sample of ``--archs`` architectures;
+3. ``table``: the curve and lever tables (markdown) from the correlation.json files.
+
+    python benchmarks/ranking_curve.py train --root runs/ranking/cifar \
+        --dataset cifar10 --data-dir ../shared/data/cifar-10-batches-bin
+    python benchmarks/ranking_curve.py correlate --root ... ; python benchmarks/ranking_curve.py table --root ...
+
+Run it alone: wall times are part of the result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+NAS = str(Path(sys.executable).with_name("nas"))
+TRAIN_IMAGES = 20_000  # the cpu profile's train subset
+BUDGETS = (10_000, 50_000, 200_000)  # images seen by the one-shot model
+EMA_DECAY = 0.99
+PROFILE_SUPERNET = ["--width", "8", "--cells-per-stack", "1", "--batch-size", "64", "--ghost-batch", "32",
+                    "--lr", "0.2", "--dropout-rate", "0.1", "--val-fraction", "0.2"]
+
+
+def models() -> dict[str, list[str]]:
+    """Name -> the options of `nas supernet train` that make it."""
+    found = {f"img{n // 1000}k": ["--epochs", f"{n / TRAIN_IMAGES:g}"] for n in BUDGETS}
+    found["img50k-ramp0.5"] = ["--epochs", f"{50_000 / TRAIN_IMAGES:g}", "--dropout-ramp", "0.5"]
+    return found
+
+
+# Correlation runs: name -> (one-shot model, extra options of `nas correlate`).
+def studies() -> dict[str, tuple[str, list[str]]]:
+    found = {f"{m}-score1k": (m, ["--score-images", "1000"]) for m in models() if "ramp" not in m}
+    found.update({
+        "img50k-score5k": ("img50k", ["--score-images", "5000"]),
+        "img50k-score1k-recalibrate": ("img50k", ["--score-images", "1000", "--score-mode", "recalibrate"]),
+        "img50k-score1k-ema": ("img50k", ["--score-images", "1000", "--ema"]),
+        "img50k-ramp0.5-score1k": ("img50k-ramp0.5", ["--score-images", "1000"]),
+    })
+    return found
+
+
+def _data(args) -> list[str]:
+    return ["--dataset", args.dataset] + (["--data-dir", args.data_dir] if args.data_dir else [])
+
+
+def _run(command: list[str], log: Path) -> float:
+    start = time.perf_counter()
+    with log.open("a") as f:
+        f.write("$ " + " ".join(command) + "\n")
+        f.flush()
+        subprocess.run(command, stdout=f, stderr=subprocess.STDOUT, check=True)
+    seconds = time.perf_counter() - start
+    print(f"{seconds:7.0f} s  {' '.join(command[1:4])} ... -> {log}", flush=True)
+    return seconds
+
+
+def train(args) -> None:
+    for name, options in models().items():
+        out = args.root / "supernets" / name
+        if (out / "done.json").exists():
+            continue
+        command = [NAS, "supernet", "train", "--out", str(out), *_data(args), "--subset", str(TRAIN_IMAGES),
+                   *PROFILE_SUPERNET, "--ema-decay", str(EMA_DECAY), "--device", "cpu", *options]
+        if out.exists():
+            command.append("--resume")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        seconds = _run(command, args.root / f"supernet-{name}.log")
+        (out / "done.json").write_text(json.dumps({"seconds": seconds, "command": command}))
+
+
+def correlate(args) -> None:
+    finished = len(list((args.root / "standalone").glob("*-s*/result.json")))
+    if finished < 2 * args.archs and not args.train_missing:
+        sys.exit(f"the ground truth holds {finished} of {2 * args.archs} trainings: finish "
+                 "benchmarks/ranking_truth.py first (or pass --train-missing, never beside it: both would "
+                 "train the same folders)")
+    for name, (model, options) in studies().items():
+        out = args.root / "studies" / name
+        if (out / "correlation.json").exists():
+            continue
+        command = [NAS, "correlate", "--profile", "cpu", *_data(args), "--supernet",
+                   str(args.root / "supernets" / model), "--archs", str(args.archs), "--seeds", "2",
+                   "--standalone-dir", str(args.root / "standalone"), "--out", str(out), "--device", "cpu",
+                   *options]
+        _run(command, args.root / f"correlate-{name}.log")
+
+
+def table(args) -> None:
+    print("| study | images seen | score images | Kendall τ [95% CI] | pick percentile | one-shot training |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for name, (model, _) in studies().items():
+        found = args.root / "studies" / name / "correlation.json"
+        done = args.root / "supernets" / model / "done.json"
+        if not found.exists():
+            continue
+        report = json.loads(found.read_text())
+        result = report["models"][0]
+        tau = result["one_shot_vs_standalone"]["kendall_tau"]
+        seconds = json.loads(done.read_text())["seconds"] if done.exists() else float("nan")
+        print(f"| {name} | {model} | {report['config'].get('score_images')} | {tau['value']:.2f} "
+              f"[{tau['low']:.2f}, {tau['high']:.2f}] | {result['top1']['percentile']:.0f}% | {seconds / 60:.0f} min |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("phase", choices=("train", "correlate", "table"))
+    parser.add_argument("--root", type=Path, required=True)
+    parser.add_argument("--dataset", default="cifar10")
+    parser.add_argument("--data-dir")
+    parser.add_argument("--archs", type=int, default=32)
+    parser.add_argument("--train-missing", action="store_true", help="let nas correlate train missing ground truth")
+    args = parser.parse_args()
+    {"train": train, "correlate": correlate, "table": table}[args.phase](args)
+
+
+if __name__ == "__main__":
+    main()

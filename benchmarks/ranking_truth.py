@@ -1,0 +1,67 @@
+"""The stand-alone ground truth of the ranking study (issue 15, docs/results.md): the first
+``--archs`` architectures of the uniform pool that ``nas correlate --seed S`` draws, each trained from
+scratch with ``--seeds`` seeds, **seed-major** (every architecture once before any twice), into the
+folder layout `nas correlate --standalone-dir` reuses: a finished training is never run again and an
+interrupted one resumes from its last checkpoint, so this script can be stopped and restarted.
+
+    python benchmarks/ranking_truth.py --profile cpu --data-dir ../shared/data/cifar-10-batches-bin \
+        --out runs/ranking/cifar/standalone --archs 32 --seeds 2
+
+It prints one line per training (architecture, seed, val accuracy, seconds). Why seed-major: a
+study interrupted after the first round still has one seed of every architecture.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from nas_cli.correlate import CorrelateConfig
+from nas_cli.correlate._study import _check_standalone_dir, _finished, _pool
+from nas_cli.pipeline import run_config
+from nas_core import apply_threads, get_space
+from nas_core.train import read_result, train_standalone
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--profile", default="cpu")
+    parser.add_argument("--dataset")
+    parser.add_argument("--data-dir")
+    parser.add_argument("--out", type=Path, required=True, help="the stand-alone folder (--standalone-dir)")
+    parser.add_argument("--archs", type=int, default=32)
+    parser.add_argument("--pool", type=int, default=100)
+    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    apply_threads("auto")  # as `nas`: the cores other processes leave free
+    settings = run_config(args.profile, dataset=args.dataset, data_dir=args.data_dir, seed=args.seed,
+                          device=args.device)
+    config = CorrelateConfig(archs=args.archs, pool=args.pool, seed=args.seed, device=args.device)
+    archs = _pool(get_space(settings.supernet.space), config)[: args.archs]
+    data, standalone = settings.data, settings.standalone
+    _check_standalone_dir(args.out, standalone, data)
+    train, val = data.load("train"), data.load("val")
+    print(f"{len(archs)} architectures x {args.seeds} seeds; train {len(train):,}, val {len(val):,}", flush=True)
+    for seed in range(standalone.seed, standalone.seed + args.seeds):
+        for n, arch in enumerate(archs):
+            run_dir = args.out / f"{arch.id}-s{seed}"
+            if _finished(run_dir, _Quiet()) is not None:
+                continue
+            start = time.perf_counter()
+            train_standalone(arch, replace(standalone, seed=seed), train, val, run_dir, resume=True)
+            result = read_result(run_dir)
+            print(f"{n + 1:3d}/{len(archs)} {arch.id} seed {seed}: val {result['val']['accuracy']:.4f} "
+                  f"({time.perf_counter() - start:.0f} s)", flush=True)
+
+
+class _Quiet:
+    def note(self, message: str) -> None:
+        print(message, flush=True)
+
+
+if __name__ == "__main__":
+    main()
