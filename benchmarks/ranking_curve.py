@@ -8,6 +8,11 @@
    on a uniform sample of ``--archs`` architectures;
 3. ``table``: the curve and lever tables (markdown) from the correlation.json files.
 
+``peek`` gives an early read while the ground truth is still training: every finished one-shot
+model scores the sampled architectures that have at least one stand-alone result (their mean is
+used), and Kendall's tau is printed with its bootstrap interval. Its "pick" is the one-shot best of
+those architectures (not of the pool, whose pick is not trained yet): a preliminary figure only.
+
     python benchmarks/ranking_curve.py train --root runs/ranking/cifar \
         --dataset cifar10 --data-dir ../shared/data/cifar-10-batches-bin
     python benchmarks/ranking_curve.py correlate --root ... ; python benchmarks/ranking_curve.py table --root ...
@@ -113,16 +118,55 @@ def table(args) -> None:
               f"[{tau['low']:.2f}, {tau['high']:.2f}] | {result['top1']['percentile']:.0f}% | {seconds / 60:.0f} min |")
 
 
+def peek(args) -> None:
+    import torch
+
+    from nas_cli.correlate import CorrelateConfig
+    from nas_cli.correlate._study import _pool
+    from nas_cli.pipeline import run_config
+    from nas_core import Scorer, get_space
+    from nas_core.stats import bootstrap, kendall_tau
+    from nas_core.train import load_supernet
+
+    settings = run_config("cpu", dataset=args.dataset, data_dir=args.data_dir, seed=0, device="cpu")
+    archs = _pool(get_space(settings.supernet.space), CorrelateConfig(archs=args.archs, seed=0))[: args.archs]
+    truth = {}
+    for arch in archs:
+        runs = [json.loads(f.read_text())["val"]["accuracy"]
+                for f in sorted((args.root / "standalone").glob(f"{arch.id}-s*/result.json"))]
+        if runs:
+            truth[arch.id] = sum(runs) / len(runs), len(runs)
+    val = settings.data.load("val")
+    print(f"{len(truth)} of {len(archs)} architectures have stand-alone results "
+          f"({sum(n for _, n in truth.values())} trainings)")
+    print("| one-shot model | score images | weights | Kendall τ [95% CI] | one-shot best of these: percentile |")
+    print("| --- | --- | --- | --- | --- |")
+    done = [a for a in archs if a.id in truth]
+    actual = [truth[a.id][0] for a in done]
+    for model_dir in sorted((args.root / "supernets").glob("*/done.json")):
+        for images in (1000, 5000):
+            for ema in (False, True):
+                model = load_supernet(model_dir.parent, "cpu", ema=ema)
+                scorer = Scorer(model, val.subset(images, settings.data.seed), batch_size=500)
+                one_shot = [scorer(a).accuracy for a in done]
+                tau = bootstrap(kendall_tau, one_shot, actual, seed=0)
+                best = actual[max(range(len(done)), key=lambda i: one_shot[i])]
+                t = torch.tensor(actual, dtype=torch.float64)
+                pct = float((t < best).double().mean() + 0.5 * (t == best).double().mean()) * 100
+                print(f"| {model_dir.parent.name} | {images} | {'EMA' if ema else 'last'} | {tau.value:.2f} "
+                      f"[{tau.low:.2f}, {tau.high:.2f}] | {pct:.0f}% |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("phase", choices=("train", "correlate", "table"))
+    parser.add_argument("phase", choices=("train", "correlate", "table", "peek"))
     parser.add_argument("--root", type=Path, required=True)
     parser.add_argument("--dataset", default="cifar10")
     parser.add_argument("--data-dir")
     parser.add_argument("--archs", type=int, default=32)
     parser.add_argument("--train-missing", action="store_true", help="let nas correlate train missing ground truth")
     args = parser.parse_args()
-    {"train": train, "correlate": correlate, "table": table}[args.phase](args)
+    {"train": train, "correlate": correlate, "table": table, "peek": peek}[args.phase](args)
 
 
 if __name__ == "__main__":
