@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from nas_cli._ui import flag
 from nas_cli.main import app
-from nas_cli.pipeline import Pipeline, run_config
+from nas_cli.pipeline import Pipeline, PipelineUI, run_config
 from nas_core import get_space
 from nas_core.train import RunDirError
 
@@ -123,3 +123,21 @@ def test_a_damaged_pipeline_json_is_one_line(tmp_path, text, why):
     assert message.startswith(f"cannot read {path}: ") and why in message, message
     assert message.endswith(": use another --out or --overwrite") and "\n" not in message
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pipeline.json"]  # nothing started
+
+
+def test_a_damaged_summary_json_is_written_again_from_the_finished_phases(tmp_path):
+    class Notes(PipelineUI):
+        def note(self, message):
+            notes.append(message)
+
+    notes = []
+    Pipeline(tmp_path, run_config("smoke", device="cpu")).run()
+    summary = (tmp_path / "summary.json").read_text()
+    mtimes = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.safetensors")}
+    for damage in ('{"best": ', "[1, 2]", '{"best": 3}'):
+        (tmp_path / "summary.json").write_text(damage)
+        notes.clear()
+        again = Pipeline(tmp_path, run_config("smoke", device="cpu"), ui=Notes()).run()
+        assert (tmp_path / "summary.json").read_text() == summary and isinstance(again["best"], dict)
+        assert any("summary.json is missing or damaged" in n for n in notes), notes
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.safetensors")} == mtimes  # nothing trained

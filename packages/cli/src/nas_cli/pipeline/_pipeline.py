@@ -120,7 +120,7 @@ class Pipeline:
                 self.state["phases"][name] = {"done": True, "seconds": spent, **result}
                 atomic_write_json(self.out / "pipeline.json", self.state)
             world.barrier()
-        return json.loads((self.out / "summary.json").read_text())
+        return _read_summary(self.out / "summary.json")
 
     def _load_state(self) -> dict:
         path = self.out / "pipeline.json"
@@ -139,6 +139,9 @@ class Pipeline:
             for name in ("train", "export", "report") if untimed else ("export", "report"):
                 # (the train phase reuses the trained finalists and measures the missing latencies)
                 state["phases"].pop(name, None)
+        if "report" in state["phases"] and _read_summary(self.out / "summary.json") is None:
+            self.ui.note(f"{self.out / 'summary.json'} is missing or damaged: writing the report again")
+            state["phases"].pop("report")  # (summary.json and report.md are made from the phases before)
         state["config"] = self.config.to_dict()
         return state
 
@@ -338,6 +341,15 @@ def read_run_state(path: Path) -> dict:
             return state
         problem = "it holds no run's state (config and phases)"
     raise RunDirError(f"cannot read {path}: {problem}", hint="use another {out} or {overwrite}")
+
+
+def _read_summary(path: Path) -> dict | None:
+    """``summary.json`` as the report phase wrote it; None if it is missing or damaged."""
+    try:
+        summary = json.loads(path.read_bytes()) if path.is_file() else None
+    except (OSError, ValueError, RecursionError):
+        return None
+    return summary if isinstance(summary, dict) and isinstance(summary.get("best"), dict) else None
 
 
 def _is_run_state(state) -> bool:
