@@ -2,6 +2,9 @@
 dynamic batch, metadata round trip, atomic writes, parity failure."""
 
 import json
+import os
+import subprocess
+import sys
 
 import onnx
 import pytest
@@ -141,6 +144,19 @@ def test_existing_file_is_replaced_only_when_the_export_succeeds(tmp_path):
     with pytest.raises(ExportError, match="channel"):  # parity images of the wrong shape
         export_network(net, info, out, images=torch.zeros(2, 1, 16, 16, dtype=torch.uint8))
     assert out.read_bytes() == b"previous" and sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
+
+
+def test_temporary_files_of_a_killed_export_are_removed_but_not_a_running_ones(tmp_path):
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    orphan = tmp_path / f".model.onnx.{int(gone.stdout)}.0badc0de.tmp"  # its process has ended
+    running = tmp_path / f".model.onnx.{os.getpid()}.0badc0de.tmp"  # this process: still running
+    other = tmp_path / f".other.onnx.{int(gone.stdout)}.0badc0de.tmp"  # another file's
+    for path in (orphan, running, other):
+        path.write_bytes(b"half an export")
+    net, info = make_network("tiny")
+    export_network(net, info, tmp_path / "model.onnx", images=images(info, 4))
+    kept = ["model.onnx", "model.onnx.json", running.name, other.name]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(kept)
 
 
 def test_model_info_validates():

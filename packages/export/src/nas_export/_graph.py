@@ -8,6 +8,7 @@ dimension is dynamic (``batch``); height, width and channels are fixed.
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
 import secrets
@@ -126,16 +127,36 @@ def save_checked(proto: onnx.ModelProto, path: Path) -> None:
     onnx.checker.check_model(str(path), full_check=True)
 
 
+def _remove_orphans(path: Path) -> None:
+    """Remove ``.NAME.<pid>.<hex>.tmp`` files next to ``path`` whose process no longer runs."""
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        pid = tmp.name[len(path.name) + 2:].split(".")[0]
+        if pid.isdigit() and not _running(int(pid)) and tmp.is_file() and not tmp.is_symlink():
+            tmp.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # another user's process (or a number no process has): leave its file alone
+    return True
+
+
 @contextmanager
 def staged(path: Path) -> Iterator[Path]:
     """A temporary path next to ``path``, renamed onto it when the block succeeds and removed
     when it fails: readers never see a half-written or unchecked file. File-system errors become
-    an :class:`ExportError` naming ``path``."""
+    an :class:`ExportError` naming ``path``. Temporary files of ``path`` left by a killed export
+    (their process is gone) are removed first."""
     if path.is_dir():
         raise ExportError(f"{path}: is a directory; give the .onnx file to write")
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_orphans(path)
         yield tmp
         os.replace(tmp, path)
     except OSError as e:
