@@ -46,9 +46,8 @@ def models() -> dict[str, list[str]]:
 
 # Correlation runs: name -> (one-shot model, extra options of `nas correlate`).
 def studies() -> dict[str, tuple[str, list[str]]]:
-    found = {f"{m}-score1k": (m, ["--score-images", "1000"]) for m in models() if "ramp" not in m}
+    found = {f"{m}-score{n}k": (m, ["--score-images", f"{n}000"]) for n in (1, 5) for m in models() if "ramp" not in m}
     found.update({
-        "img50k-score5k": ("img50k", ["--score-images", "5000"]),
         "img50k-score1k-recalibrate": ("img50k", ["--score-images", "1000", "--score-mode", "recalibrate"]),
         "img50k-score1k-ema": ("img50k", ["--score-images", "1000", "--ema"]),
         "img50k-ramp0.5-score1k": ("img50k-ramp0.5", ["--score-images", "1000"]),
@@ -103,19 +102,48 @@ def correlate(args) -> None:
 
 
 def table(args) -> None:
-    print("| study | images seen | score images | Kendall τ [95% CI] | pick percentile | one-shot training |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    rows = []
     for name, (model, _) in studies().items():
         found = args.root / "studies" / name / "correlation.json"
+        if found.exists():
+            rows.append((name, model, json.loads(found.read_text())))
+    if args.plot:
+        _plot([(n, m, r) for n, m, r in rows if m in {f"img{b // 1000}k" for b in BUDGETS}], args.plot)
+    print("| study | images seen | score images | Kendall τ [95% CI] | pick percentile | one-shot training |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for name, model, report in rows:
         done = args.root / "supernets" / model / "done.json"
-        if not found.exists():
-            continue
-        report = json.loads(found.read_text())
         result = report["models"][0]
         tau = result["one_shot_vs_standalone"]["kendall_tau"]
         seconds = json.loads(done.read_text())["seconds"] if done.exists() else float("nan")
         print(f"| {name} | {model} | {report['config'].get('score_images')} | {tau['value']:.2f} "
               f"[{tau['low']:.2f}, {tau['high']:.2f}] | {result['top1']['percentile']:.0f}% | {seconds / 60:.0f} min |")
+
+
+def _plot(rows: list[tuple[str, str, dict]], path: str) -> None:
+    """Kendall's tau (95% interval) against the images the one-shot model saw, one line per number
+    of scoring images."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for images in sorted({r["config"]["score_images"] for _, _, r in rows}):
+        points = sorted((int(m[3:-1]) * 1000, r["models"][0]["one_shot_vs_standalone"]["kendall_tau"])
+                        for _, m, r in rows if r["config"]["score_images"] == images)
+        xs = [x for x, _ in points]
+        ys = [t["value"] for _, t in points]
+        errors = [[t["value"] - t["low"] for _, t in points], [t["high"] - t["value"] for _, t in points]]
+        ax.errorbar(xs, ys, yerr=errors, marker="o", capsize=3, label=f"scored on {images:,} val images")
+    ax.set_xscale("log")
+    ax.axhline(0.5, color="grey", lw=0.8, ls="--")
+    ax.set_xlabel("images seen by the one-shot model")
+    ax.set_ylabel("Kendall τ vs stand-alone (95% CI)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    print(f"plot: {path}")
 
 
 def peek(args) -> None:
@@ -164,6 +192,7 @@ def main() -> None:
     parser.add_argument("--dataset", default="cifar10")
     parser.add_argument("--data-dir")
     parser.add_argument("--archs", type=int, default=32)
+    parser.add_argument("--plot", help="table: also draw the curve into this PNG file")
     parser.add_argument("--train-missing", action="store_true", help="let nas correlate train missing ground truth")
     args = parser.parse_args()
     {"train": train, "correlate": correlate, "table": table, "peek": peek}[args.phase](args)
