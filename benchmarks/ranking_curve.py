@@ -158,12 +158,22 @@ def peek(args) -> None:
 
     settings = run_config("cpu", dataset=args.dataset, data_dir=args.data_dir, seed=0, device="cpu")
     archs = _pool(get_space(settings.supernet.space), CorrelateConfig(archs=args.archs, seed=0))[: args.archs]
-    truth = {}
+    truth, both = {}, []
     for arch in archs:
         runs = [json.loads(f.read_text())["val"]["accuracy"]
                 for f in sorted((args.root / "standalone").glob(f"{arch.id}-s*/result.json"))]
         if runs:
             truth[arch.id] = sum(runs) / len(runs), len(runs)
+        if len(runs) >= 2:
+            both.append(runs[:2])
+    spread = sorted(acc for acc, _ in truth.values())
+    if spread:
+        middle = spread[len(spread) // 2]
+        print(f"stand-alone accuracy: min {spread[0]:.4f}, median {middle:.4f}, max {spread[-1]:.4f}")
+    if len(both) >= 3:
+        tau = bootstrap(kendall_tau, [a for a, _ in both], [b for _, b in both], seed=0)
+        print(f"seed 0 vs seed 1 on {len(both)} architectures: Kendall τ {tau.value:.2f} "
+              f"[{tau.low:.2f}, {tau.high:.2f}]")
     val = settings.data.load("val")
     print(f"{len(truth)} of {len(archs)} architectures have stand-alone results "
           f"({sum(n for _, n in truth.values())} trainings)")
