@@ -7,8 +7,11 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import os
 import shutil
 import struct
+import subprocess
+import sys
 import tarfile
 import urllib.error
 from pathlib import Path
@@ -71,6 +74,20 @@ def test_fashion_mnist_is_downloaded_once_over_https_and_verified(tmp_path, monk
     assert sorted(p.name for p in (cache / "fashion-mnist").iterdir()) == sorted(_idx.GZ_FILES)  # no temporary files
     load_data("fashion-mnist", "train")
     assert len(asked) == 4  # found in the cache the second time
+
+
+def test_what_a_killed_download_left_is_removed_by_the_next(tmp_path, monkeypatch, cache):
+    monkeypatch.setattr(_idx, "GZ_FILES", small_fashion_server(tmp_path / "server"))
+    fake_server(tmp_path / "server", monkeypatch)
+    gone = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True).stdout)
+    folder = cache / "fashion-mnist"
+    (folder / f".download-{gone}-abc123").mkdir(parents=True)  # kill -9 mid-download leaves these
+    (folder / f".download-{gone}-abc123" / "train-images-idx3-ubyte.gz").write_bytes(b"half")
+    (folder / f".t10k-labels-idx1-ubyte.gz.{gone}.x1y2.part").write_bytes(b"half")
+    (folder / f".download-{os.getpid()}-def456").mkdir()  # a download still running: kept
+    assert len(load_data("fashion-mnist", "test")) == 10
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*_idx.GZ_FILES, f".download-{os.getpid()}-def456"])
 
 
 def test_a_failing_mirror_hands_over_to_the_next(tmp_path, monkeypatch):

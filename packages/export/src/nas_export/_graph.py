@@ -8,9 +8,9 @@ dimension is dynamic (``batch``); height, width and channels are fixed.
 
 from __future__ import annotations
 
-import glob
 import logging
 import os
+import re
 import secrets
 import warnings
 from collections.abc import Iterator
@@ -20,6 +20,8 @@ from pathlib import Path
 import onnx
 import torch
 from torch import nn
+
+from nas_core.orphans import remove_orphans
 
 from ._errors import ExportError
 from ._metadata import INPUT_NAME, MODEL_VERSION, OUTPUT_NAME, ModelInfo
@@ -127,24 +129,6 @@ def save_checked(proto: onnx.ModelProto, path: Path) -> None:
     onnx.checker.check_model(str(path), full_check=True)
 
 
-def _remove_orphans(path: Path) -> None:
-    """Remove ``.NAME.<pid>.<hex>.tmp`` files next to ``path`` whose process no longer runs."""
-    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
-        pid = tmp.name[len(path.name) + 2:].split(".")[0]
-        if pid.isdigit() and not _running(int(pid)) and tmp.is_file() and not tmp.is_symlink():
-            tmp.unlink(missing_ok=True)
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):
-        return True  # another user's process (or a number no process has): leave its file alone
-    return True
-
-
 @contextmanager
 def staged(path: Path) -> Iterator[Path]:
     """A temporary path next to ``path``, renamed onto it when the block succeeds and removed
@@ -156,7 +140,7 @@ def staged(path: Path) -> Iterator[Path]:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        _remove_orphans(path)
+        remove_orphans(path.parent, re.escape(f".{path.name}.") + r"(?P<pid>\d+)\.[0-9a-f]+\.tmp")
         yield tmp
         os.replace(tmp, path)
     except OSError as e:

@@ -15,6 +15,7 @@ folder found locally (:func:`~._files.search_dirs`), else downloaded.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tarfile
 import tempfile
@@ -24,12 +25,17 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..orphans import remove_orphans
 from ._errors import DataError
 from ._files import Log, file_digests, find_first, search_dirs
 from ._source import DownloadProgress, Request
 
 TIMEOUT_S = 60  # seconds without data before a download is abandoned
 CHUNK = 1 << 18  # bytes read between two progress reports
+# Names of the temporary folders and files of a download, with the id of the process writing them
+# (so that the next download removes what a killed one left: ``nas_core.orphans``).
+STAGE = r"\.(download|extract)-(?P<pid>\d+)-[^/]+"
+PART = r"(?P<pid>\d+)\.[^/]+\.part"
 
 
 class DownloadFailed(DataError):
@@ -123,6 +129,7 @@ def download_verified(remote: Remote, dest: Path, *, log: Log,
     arrive. When every mirror fails: the first error about wrong bytes, else the last network
     error (:class:`DownloadFailed`)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
+    remove_orphans(dest.parent, re.escape(f".{dest.name}.") + PART)
     errors: list[DataError] = []
     for i, url in enumerate(remote.urls):
         log(f"downloading {url} -> {dest}")
@@ -146,7 +153,9 @@ def download_all(remotes: dict[str, Remote], dest: Path, *, log: Log,
     staging folder first, then moved in, so a failure leaves no partial copy behind. Each file's
     bytes are reported to ``progress``."""
     dest.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=".download-", dir=dest))
+    remove_orphans(dest, STAGE)
+    remove_orphans(dest, r"\..+\." + PART)
+    stage = Path(tempfile.mkdtemp(prefix=f".download-{os.getpid()}-", dir=dest))
     try:
         for name, remote in remotes.items():
             download_verified(remote, stage / name, log=log, progress=progress)
@@ -164,7 +173,8 @@ def extract_members(archive: Path, dest: Path, folder: str, names: Iterable[str]
     temporary folder renamed into place at the end.
     """
     wanted = {f"{folder}/{n}": n for n in names}
-    tmp = Path(tempfile.mkdtemp(prefix=".extract-", dir=dest))
+    remove_orphans(dest, STAGE)
+    tmp = Path(tempfile.mkdtemp(prefix=f".extract-{os.getpid()}-", dir=dest))
     try:
         with tarfile.open(archive, "r:gz") as tar:
             for member in tar:
@@ -224,7 +234,7 @@ def _copy_member(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: Path) -> N
 
 
 def _temp_path(dest: Path) -> Path:
-    fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{dest.name}.{os.getpid()}.", suffix=".part", dir=dest.parent)
     os.close(fd)
     return Path(name)
 
