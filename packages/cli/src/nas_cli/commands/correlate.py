@@ -17,7 +17,18 @@ from nas_cli import _options as o
 from nas_cli._lock import run_lock
 from nas_cli._progress import progress_bar
 from nas_cli._ui import UserError, console, make_config, note, user_errors
-from nas_cli.correlate import AblationUI, CorrelateConfig, OneShotModelSpec, run_ablation, run_correlation
+from nas_cli.correlate import (
+    MAX_BOOTSTRAP,
+    MAX_KL_EXAMPLES,
+    MAX_POOL,
+    MAX_SCORE_IMAGES,
+    MAX_SEEDS,
+    AblationUI,
+    CorrelateConfig,
+    OneShotModelSpec,
+    run_ablation,
+    run_correlation,
+)
 from nas_cli.pipeline import PROFILES, run_config
 from nas_core.train import Callback
 from nas_core.train.config import MAX_SEED
@@ -28,20 +39,23 @@ ablate = typer.Typer(help="Ablations of the one-shot model's training (Bender et
 Profile = Annotated[str, typer.Option(help=f"Data subsets and stand-alone training settings of a `nas run` "
                                       f"profile ({', '.join(PROFILES)}); the one-shot model must have "
                                       "been trained on the same data.")]
-Archs = Annotated[int, typer.Option(min=3, help="M: architectures trained from scratch.")]
-Pool = Annotated[int | None, typer.Option(min=3, help="Architectures scored by each one-shot model; the "
+Archs = Annotated[int, typer.Option(min=3, max=MAX_POOL, help="M: architectures trained from scratch.")]
+Pool = Annotated[int | None, typer.Option(min=3, max=MAX_POOL, help="Architectures scored by each one-shot model; the "
                                              "sample is drawn from them (default: max(100, M)).")]
 Stratify = Annotated[bool, typer.Option("--stratify", help="Spread the sample evenly over the first one-shot "
                                         "model's accuracy range, as in the paper (default: uniform).")]
-Seeds = Annotated[int, typer.Option(min=1, help="Stand-alone trainings per architecture (mean accuracy used).")]
+Seeds = Annotated[int, typer.Option(min=1, max=MAX_SEEDS, help="Stand-alone trainings per architecture (mean "
+                                    "accuracy used).")]
 Epochs = Annotated[float | None, typer.Option(min=0.0, help="Stand-alone epochs (default: the profile's).")]
 StandaloneDir = Annotated[Path | None, typer.Option(help="Where stand-alone results live (default: "
                                                     "OUT/standalone); studies sharing it share trainings.")]
-KlExamples = Annotated[int, typer.Option(min=1, help="Training images for the KL analysis (Sec. 5).")]
-Bootstrap = Annotated[int, typer.Option(min=10, help="Bootstrap resamples for the 95% intervals.")]
-ScoreImages = Annotated[int | None, typer.Option(min=1, help="Val images that score each architecture "
-                                                 "inside a one-shot model, class-balanced (default: the "
-                                                 "whole val split of the profile).")]
+KlExamples = Annotated[int, typer.Option(min=1, max=MAX_KL_EXAMPLES, help="Training images for the KL analysis "
+                                         "(Sec. 5).")]
+Bootstrap = Annotated[int, typer.Option(min=10, max=MAX_BOOTSTRAP, help="Bootstrap resamples for the 95% "
+                                        "intervals.")]
+ScoreImages = Annotated[int | None, typer.Option(min=1, max=MAX_SCORE_IMAGES, help="Val images that score each "
+                                                 "architecture inside a one-shot model, class-balanced "
+                                                 "(default: the whole val split of the profile).")]
 ScoreMode = Annotated[str, typer.Option(help="batch-stats: batch norm from each evaluation batch (the "
                                         "paper); recalibrate: re-estimated on training batches first.")]
 Ema = Annotated[bool, typer.Option("--ema", help="Score with the moving average of the one-shot weights "

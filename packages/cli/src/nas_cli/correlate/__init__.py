@@ -12,7 +12,17 @@
 """
 
 from ._ablation import AblationUI, run_ablation, supernet_dir
-from ._study import CorrelateConfig, CorrelateUI, OneShotModelSpec, run_correlation
+from ._study import (
+    MAX_BOOTSTRAP,
+    MAX_KL_EXAMPLES,
+    MAX_POOL,
+    MAX_SCORE_IMAGES,
+    MAX_SEEDS,
+    CorrelateConfig,
+    CorrelateUI,
+    OneShotModelSpec,
+    run_correlation,
+)
 
-__all__ = ["AblationUI", "CorrelateConfig", "CorrelateUI", "OneShotModelSpec", "run_ablation",
-           "run_correlation", "supernet_dir"]
+__all__ = ["MAX_BOOTSTRAP", "MAX_KL_EXAMPLES", "MAX_POOL", "MAX_SCORE_IMAGES", "MAX_SEEDS", "AblationUI",
+           "CorrelateConfig", "CorrelateUI", "OneShotModelSpec", "run_ablation", "run_correlation", "supernet_dir"]
