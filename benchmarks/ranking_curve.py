@@ -182,7 +182,7 @@ def peek(args) -> None:
     done = [a for a in archs if a.id in truth]
     actual = [truth[a.id][0] for a in done]
     for model_dir in sorted((args.root / "supernets").glob("*/done.json")):
-        for images in (1000, 5000):
+        for images in args.peek_images:
             for ema in (False, True):
                 model = load_supernet(model_dir.parent, "cpu", ema=ema)
                 scorer = Scorer(model, val.subset(images, settings.data.seed), batch_size=500)
@@ -202,6 +202,8 @@ def main() -> None:
     parser.add_argument("--dataset", default="cifar10")
     parser.add_argument("--data-dir")
     parser.add_argument("--archs", type=int, default=32)
+    parser.add_argument("--peek-images", type=lambda text: [int(n) for n in text.split(",")], default=[1000, 5000],
+                        help="peek: the numbers of val images to score on, comma-separated")
     parser.add_argument("--plot", help="table: also draw the curve into this PNG file")
     parser.add_argument("--train-missing", action="store_true", help="let nas correlate train missing ground truth")
     args = parser.parse_args()
