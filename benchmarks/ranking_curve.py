@@ -118,6 +118,39 @@ def table(args) -> None:
         seconds = json.loads(done.read_text())["seconds"] if done.exists() else float("nan")
         print(f"| {name} | {model} | {report['config'].get('score_images')} | {tau['value']:.2f} "
               f"[{tau['low']:.2f}, {tau['high']:.2f}] | {result['top1']['percentile']:.0f}% | {seconds / 60:.0f} min |")
+    found = {name: report for name, _, report in rows}
+    if BASELINE in found:
+        print(f"\n| lever | Δτ against {BASELINE} [95% CI, paired bootstrap] |\n| --- | --- |")
+        for name, report in found.items():
+            if name != BASELINE and name.startswith("img50k"):
+                value, low, high = _delta_tau(found[BASELINE], report)
+                print(f"| {name} | {value:+.2f} [{low:+.2f}, {high:+.2f}] |")
+
+
+BASELINE = "img50k-score1k"  # the study every lever is compared with
+
+
+def _delta_tau(base: dict, lever: dict, resamples: int = 1000) -> tuple[float, float, float]:
+    """τ(lever) - τ(baseline) on the same sampled architectures, with a paired percentile bootstrap
+    95% interval (the same resampled architectures for both)."""
+    import torch
+
+    from nas_core.stats import kendall_tau
+
+    truth = {a["arch_id"]: a["standalone_accuracy"] for a in base["archs"]}
+    ids = [a["arch_id"] for a in base["archs"]]
+    first = {a["arch_id"]: a["one_shot_accuracy"][0] for a in base["archs"]}
+    second = {a["arch_id"]: a["one_shot_accuracy"][0] for a in lever["archs"]}
+    x, y, t = (torch.tensor([d[i] for i in ids], dtype=torch.float64) for d in (first, second, truth))
+
+    def delta(idx):
+        return kendall_tau(y[idx], t[idx]) - kendall_tau(x[idx], t[idx])
+
+    gen = torch.Generator().manual_seed(0)
+    values = torch.tensor([delta(torch.randint(0, len(ids), (len(ids),), generator=gen)) for _ in range(resamples)])
+    values = values[~values.isnan()]
+    low, high = torch.quantile(values, torch.tensor([0.025, 0.975], dtype=values.dtype)).tolist()
+    return delta(torch.arange(len(ids))), low, high
 
 
 def _plot(rows: list[tuple[str, str, dict]], path: str) -> None:
