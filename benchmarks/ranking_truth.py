@@ -8,12 +8,15 @@ interrupted one resumes from its last checkpoint, so this script can be stopped 
         --out runs/ranking/cifar/standalone --archs 32 --seeds 2
 
 It prints one line per training (architecture, seed, val accuracy, seconds). Why seed-major: a
-study interrupted after the first round still has one seed of every architecture.
+study interrupted after the first round still has one seed of every architecture. With
+``--summary FILE`` it trains nothing and writes one JSON line per finished training (the record
+kept in docs/results/).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -36,7 +39,10 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--summary", type=Path, help="write the finished trainings to this JSON lines file")
     args = parser.parse_args()
+    if args.summary:
+        return _summary(args.out, args.summary)
     apply_threads("auto")  # as `nas`: the cores other processes leave free
     settings = run_config(args.profile, dataset=args.dataset, data_dir=args.data_dir, seed=args.seed,
                           device=args.device)
@@ -56,6 +62,18 @@ def main() -> None:
             result = read_result(run_dir)
             print(f"{n + 1:3d}/{len(archs)} {arch.id} seed {seed}: val {result['val']['accuracy']:.4f} "
                   f"({time.perf_counter() - start:.0f} s)", flush=True)
+
+
+def _summary(folder: Path, path: Path) -> None:
+    rows = []
+    for found in sorted(folder.glob("*-s*/result.json")):
+        result = read_result(found.parent)
+        seed = int(found.parent.name.rsplit("-s", 1)[1])
+        rows.append({"run": found.parent.name, "arch_id": result["arch_id"], "seed": seed,
+                     "val_accuracy": result["val"]["accuracy"], "params": result["params"],
+                     "train_seconds": round(result["train_seconds"], 1)})
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    print(f"{len(rows)} trainings -> {path}")
 
 
 class _Quiet:
