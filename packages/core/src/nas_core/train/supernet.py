@@ -50,6 +50,8 @@ def train_supernet(config: SupernetConfig, data: ImageData, out_dir: str | Path,
                           nesterov=True)
     total = config.total_steps(len(data))
     shadow = ema_weights(model) if config.ema_decay else {}
+    live = model.state_dict()  # views of the weights, updated in place by every step
+    averaged = ([shadow[k] for k in shadow], [live[k] for k in shadow])
 
     def step(x: torch.Tensor, y: torch.Tensor, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         # The masks of all G ghost batches, keyed by (seed, step): the same on every rank.
@@ -67,7 +69,7 @@ def train_supernet(config: SupernetConfig, data: ImageData, out_dir: str | Path,
             torch.nn.utils.clip_grad_norm_(grads, config.grad_clip)
         opt.step()
         if shadow:
-            update_ema(shadow, model, config.ema_decay)
+            update_ema(*averaged, config.ema_decay)
         return loss.detach(), (logits.argmax(1) == y).sum()
 
     state = {"kind": "supernet", "space": model.space.to_dict(), "config": config.to_dict(),
@@ -90,12 +92,11 @@ def ema_weights(model: OneShotModel) -> dict[str, torch.Tensor]:
 
 
 @torch.no_grad()
-def update_ema(shadow: dict[str, torch.Tensor], model: OneShotModel, decay: float) -> None:
-    """``shadow <- decay * shadow + (1 - decay) * weights``, in place. A path that was off this step
-    keeps its weights, so its average moves towards values it already had."""
-    own = model.state_dict()
-    keys = list(shadow)
-    torch._foreach_lerp_([shadow[k] for k in keys], [own[k] for k in keys], 1.0 - decay)
+def update_ema(averages: list[torch.Tensor], weights: list[torch.Tensor], decay: float) -> None:
+    """``average <- decay * average + (1 - decay) * weight`` for each pair, in place (one fused
+    call). A path that was off this step keeps its weights, so its average moves towards values it
+    already had."""
+    torch._foreach_lerp_(averages, weights, 1.0 - decay)
 
 
 def load_supernet(out_dir: str | Path, device: str | torch.device = "cpu", ema: bool = False) -> OneShotModel:
