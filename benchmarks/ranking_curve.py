@@ -215,9 +215,9 @@ def peek(args) -> None:
     done = [a for a in archs if a.id in truth]
     actual = [truth[a.id][0] for a in done]
     for model_dir in sorted((args.root / "supernets").glob("*/done.json")):
-        for images in args.peek_images:
-            for ema in (False, True):
-                model = load_supernet(model_dir.parent, "cpu", ema=ema)
+        for ema in (False, True):
+            model = load_supernet(model_dir.parent, "cpu", ema=ema)  # once per weights, not per image count
+            for images in args.peek_images:
                 scorer = Scorer(model, val.subset(images, settings.data.seed), batch_size=500)
                 one_shot = [scorer(a).accuracy for a in done]
                 tau = bootstrap(kendall_tau, one_shot, actual, seed=0)

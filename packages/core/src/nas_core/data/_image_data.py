@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ._splits import balanced_subset
+from ._splits import split_subset
 
 _CHUNK = 512  # images per chunk when resizing
 _STATS_BYTES = 1 << 26  # bytes of one channel copied at a time for statistics (64 MiB)
@@ -64,7 +64,7 @@ class ImageData:
     def subset(self, n: int, seed: int = 0) -> ImageData:
         """At most ``n`` of these examples, class-balanced: the same ones a ``subset`` of ``n`` gives
         when the split is loaded (same seed), so smaller subsets lie inside larger ones."""
-        idx = balanced_subset(self.labels, n, seed, f"subset-{self.split}", self.num_classes)
+        idx = split_subset(self.labels, n, seed, self.split, self.num_classes)
         return ImageData(self.images[idx], self.labels[idx], self.classes, self.mean, self.std, self.name,
                          self.split)
 

@@ -21,7 +21,7 @@ from ._folder import read_folder
 from ._idx import read_fashion_mnist
 from ._image_data import ImageData, channel_stats, resize_images
 from ._source import DownloadProgress, Raw, Reader, Request
-from ._splits import balanced_subset, train_val_split
+from ._splits import split_subset, train_val_split
 from ._synthetic import read_synthetic
 
 DEFAULT_DATASET = "fashion-mnist"
@@ -99,8 +99,7 @@ def load_data(name: str, split: str, *, data_dir: str | Path | None = None,
     else:
         raw, idx = train, _split_indices(train, split, val_fraction, seed)
     if subset is not None:
-        idx = idx[balanced_subset(raw.labels[idx], subset, seed, f"subset-{split}",
-                                  len(raw.classes))]
+        idx = idx[split_subset(raw.labels[idx], subset, seed, split, len(raw.classes))]
         _note_subset(subset, len(idx), split, req)
     return ImageData(raw.images[idx], raw.labels[idx], tuple(raw.classes), mean, std,
                      req.name, split)

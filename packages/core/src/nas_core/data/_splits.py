@@ -41,6 +41,12 @@ def balanced_subset(labels: torch.Tensor, n: int, seed: int, purpose: str,
     return pick(labels, quota, derived_generator(seed, purpose)).nonzero().flatten()
 
 
+def split_subset(labels: torch.Tensor, n: int, seed: int, split: str, num_classes: int) -> torch.Tensor:
+    """The class-balanced subset of ``n`` a split keeps (``load_data(subset=n)``,
+    ``ImageData.subset``): one stream per split, so a smaller subset lies inside a larger one."""
+    return balanced_subset(labels, n, seed, f"subset-{split}", num_classes)
+
+
 def pick(labels: torch.Tensor, quota: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """Boolean mask choosing ``quota[c]`` random examples of each class ``c``."""
     n = len(labels)
