@@ -1,6 +1,7 @@
 """`nas_cli.correlate`: a whole correlation study on synthetic data and the tiny space (seconds)."""
 
 import json
+import shutil
 
 import pytest
 
@@ -151,6 +152,21 @@ def test_refuses_other_settings_in_the_same_folders(study, supernets):
     other = CorrelateConfig(archs=5, pool=8, bootstrap=50, kl_examples=16, device="cpu")
     with pytest.raises(RunDirError, match="epochs|steps"):
         run_correlation(out, supernets, DATA, STANDALONE.__class__(**{**STANDALONE.to_dict(), "steps": 3}), other)
+
+
+@pytest.mark.parametrize("name", ["study.json", "standalone/settings.json"])
+@pytest.mark.parametrize("content, why", [('{"pool": ', "cannot be read: Expecting value"),
+                                          ("[]", "holds no JSON object")])
+def test_damaged_recorded_settings_are_refused_in_one_line(study, supernets, tmp_path, name, content, why):
+    # (a torn study.json, or settings.json of a shared --standalone-dir, was a JSONDecodeError traceback)
+    out = tmp_path / "corr"
+    shutil.copytree(study[0], out)
+    (out / name).write_text(content)
+    ui = CountingUI()
+    with pytest.raises(RunDirError) as e:
+        run_correlation(out, supernets, DATA, STANDALONE, CONFIG, ui=ui)
+    assert str(e.value).startswith(f"{out / name} {why}") and "\n" not in str(e.value)
+    assert ui.trained == [] and (out / name).read_text() == content
 
 
 def test_refuses_a_supernet_trained_on_other_data(supernets, tmp_path):

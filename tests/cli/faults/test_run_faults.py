@@ -53,20 +53,21 @@ def test_a_damaged_finalist_result_is_computed_again(run, tmp_path):
     folder, finalist = damaged_run(run, tmp_path, ("train",), '{"val": ')  # (export, report: done)
     result = runner.invoke(app, faults.run_command().args(folder))
     assert result.exit_code == 0, result.output
-    assert "result.json: Expecting value" in result.output and "again from its checkpoints" in result.output
+    assert "result.json cannot be read: Expecting value" in result.output
+    assert "again from its checkpoints" in result.output
     assert json.loads((finalist / "result.json").read_text())["val"] == \
         json.loads((run.folder / finalist.relative_to(folder) / "result.json").read_text())["val"]
     assert faults.problems(faults.run_command(), run, folder) == []
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("text, why", [("[]", "it holds no JSON object"), ('{"val": {}}', "no arch, arch_id")])
+@pytest.mark.parametrize("text, why", [("[]", "holds no JSON object"), ('{"val": {}}', "records no arch, arch_id")])
 def test_a_damaged_result_after_training_is_one_line(run, tmp_path, text, why):
     folder, finalist = damaged_run(run, tmp_path, ("report",), text)
     result = runner.invoke(app, faults.run_command().args(folder))
     assert result.exit_code == 2, result.output
     lines = result.output.strip().splitlines()
-    assert lines[-1].startswith(f"error: cannot read {finalist / 'result.json'}: {why}"), result.output
+    assert lines[-1].startswith(f"error: {finalist / 'result.json'} {why}"), result.output
     assert lines[-1].endswith(": use another --out or --overwrite"), result.output
     assert "Traceback" not in result.output
 

@@ -107,12 +107,12 @@ def test_standalone_resume_with_other_settings_is_refused(standalone, arch, chan
 
 
 @pytest.mark.parametrize("text, why", [
-    ('{"config": {"sea', "Unterminated string"),
-    ("", "Expecting value"),
-    ("\xff", "codec can't decode"),
-    ("[]", "it holds no run's state"),
-    ('{"config": {}, "phases": {}}', "it holds no run's state"),
-    ('{"config": {"search": {"trials": 2}, "top_k": 1}, "phases": {"supernet": 1}}', "it holds no run's state"),
+    ('{"config": {"sea', "cannot be read: Unterminated string"),
+    ("", "cannot be read: Expecting value"),
+    ("\xff", "cannot be read: 'utf-8' codec can't decode"),
+    ("[]", "holds no run's state"),
+    ('{"config": {}, "phases": {}}', "holds no run's state"),
+    ('{"config": {"search": {"trials": 2}, "top_k": 1}, "phases": {"supernet": 1}}', "holds no run's state"),
 ])
 def test_a_damaged_pipeline_json_is_one_line(tmp_path, text, why):
     path = tmp_path / "pipeline.json"
@@ -120,7 +120,7 @@ def test_a_damaged_pipeline_json_is_one_line(tmp_path, text, why):
     with pytest.raises(RunDirError) as e:
         Pipeline(tmp_path, run_config("smoke", device="cpu")).run()
     message = e.value.render(flag)  # as the CLI prints it
-    assert message.startswith(f"cannot read {path}: ") and why in message, message
+    assert message.startswith(f"{path} {why}"), message
     assert message.endswith(": use another --out or --overwrite") and "\n" not in message
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pipeline.json"]  # nothing started
 

@@ -136,6 +136,7 @@ def run_correlation(out: str | Path, supernets: list[OneShotModelSpec], data: Da
     scoring = val.subset(config.score_images, data.seed) if config.score_images else val
     models = [_load(spec, train, config) for spec in supernets]
     _check_identity(out, supernets, config)  # (written once data and models are known good)
+    _check_standalone_dir(standalone_dir, standalone, data)  # (before hours of scoring, not after)
     space = models[0].space
     pool = _pool(space, config)
     scores = [_score_all(out, i, spec, model, scoring, train, pool, config, ui)

@@ -21,7 +21,6 @@ after an interruption skips finished phases and resumes the unfinished one from 
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from collections.abc import Callable
@@ -32,6 +31,7 @@ import optuna
 import torch
 
 from nas_core.data import ImageData
+from nas_core.jsonfile import UnreadableJson, read_json, read_json_object
 from nas_core.run_info import git_revision, versions
 from nas_core.train import (
     Callback,
@@ -329,27 +329,21 @@ def read_run_state(path: Path) -> dict:
     """``pipeline.json``; a one-line :class:`RunDirError` naming it if it is damaged (for every
     reader of the file: ``Pipeline``, ``run_name``, ``nas search --run``)."""
     try:
-        if path.is_symlink() and not path.exists():
-            raise OSError(f"{path.name} is a link to nothing")
-        if path.exists() and not path.is_file():  # a folder, a FIFO (reading it would wait forever)
-            raise OSError(f"{path.name} is not a regular file")
-        state = json.loads(path.read_bytes())
-    except (OSError, ValueError, RecursionError) as e:  # not UTF-8, not JSON, a 5001-digit number, too deep
-        problem = str(e).splitlines()[0].split("; use sys.")[0]
-    else:
-        if _is_run_state(state):
-            return state
-        problem = "it holds no run's state (config and phases)"
-    raise RunDirError(f"cannot read {path}: {problem}", hint="use another {out} or {overwrite}")
+        state = read_json(path)
+    except UnreadableJson as e:
+        raise RunDirError(str(e), hint="use another {out} or {overwrite}") from None
+    if not _is_run_state(state):
+        raise RunDirError(f"{path} holds no run's state (config and phases)", hint="use another {out} or {overwrite}")
+    return state
 
 
 def _read_summary(path: Path) -> dict | None:
     """``summary.json`` as the report phase wrote it; None if it is missing or damaged."""
     try:
-        summary = json.loads(path.read_bytes()) if path.is_file() else None
-    except (OSError, ValueError, RecursionError):
+        summary = read_json_object(path)
+    except UnreadableJson:
         return None
-    return summary if isinstance(summary, dict) and isinstance(summary.get("best"), dict) else None
+    return summary if isinstance(summary.get("best"), dict) else None
 
 
 def _is_run_state(state) -> bool:
@@ -374,7 +368,7 @@ def read_finalist(folder: Path) -> dict:
     if not missing and not (_has_accuracy(val) and (test is None or _has_accuracy(test))):
         missing = ["val and test accuracy"]
     if missing:
-        raise RunDirError(f"cannot read {folder / 'result.json'}: no {', '.join(missing)}", hint=hint)
+        raise RunDirError(f"{folder / 'result.json'} records no {', '.join(missing)}", hint=hint)
     return result
 
 

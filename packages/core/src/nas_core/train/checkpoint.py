@@ -37,6 +37,7 @@ import torch
 from safetensors.torch import load_file, save
 
 from ..errors import InputError
+from ..jsonfile import UnreadableJson, read_json_object
 
 FORMAT_VERSION = 1
 FILES = ("model.safetensors", "trainer.safetensors")  # the files state.json records the hashes of
@@ -303,17 +304,10 @@ def read_state(folder: str | Path) -> dict:
 
 
 def _read_state(folder: Path) -> dict:
-    path = folder / "state.json"
-    if path.exists() and not path.is_file():  # a folder, a FIFO (reading it would wait forever)
-        raise CheckpointError("state.json is not a regular file")
     try:
-        state = json.loads(path.read_bytes())
-    except FileNotFoundError:
-        raise CheckpointError("state.json is missing") from None
-    except (OSError, ValueError, RecursionError) as e:  # not UTF-8, not JSON, a 5001-digit number, too deep
-        raise CheckpointError(f"state.json cannot be read: {str(e).splitlines()[0].split('; use sys.')[0]}") from None
-    if not isinstance(state, dict):
-        raise CheckpointError("state.json holds no JSON object")
+        state = read_json_object(folder / "state.json")
+    except UnreadableJson as e:
+        raise CheckpointError(f"state.json {e.why}") from None
     version = state.get("format_version")
     if type(version) is not int or version < 1:  # type(): True is an int to isinstance
         raise CheckpointError(f"state.json: format_version {version!r} is not a format version")

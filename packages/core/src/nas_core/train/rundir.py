@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from ..errors import InputError
+from ..jsonfile import UnreadableJson, read_json_object
 from .checkpoint import atomic_write_json
 
 
@@ -47,7 +48,11 @@ def guard_settings(path: str | Path, settings: dict, *, what: str, hint: str) ->
     if not path.exists():
         atomic_write_json(path, settings)
         return
-    require_same(json.loads(path.read_text()), settings, where=path.parent, what=what, hint=hint)
+    try:
+        recorded = read_json_object(path)
+    except UnreadableJson as e:
+        raise RunDirError(str(e), hint=hint) from None
+    require_same(recorded, settings, where=path.parent, what=what, hint=hint)
 
 
 def _as_json(settings: dict) -> dict:

@@ -7,7 +7,6 @@ The run directory ends with ``model.safetensors`` (weights), ``arch.json`` and `
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from ..cell import DropPath
 from ..data import ImageData, derived_generator
 from ..errors import InputError
 from ..evaluation import autocast, evaluate_split
+from ..jsonfile import UnreadableJson, read_json_object
 from ..network import Network, NetworkConfig, build_network, count_flops, count_params
 from ..space import Architecture, get_space
 from .checkpoint import atomic_write_bytes, atomic_write_json, atomic_write_text, bytes_record, file_problem
@@ -151,9 +151,6 @@ def read_result(model_dir: str | Path) -> dict:
     if not path.exists():
         raise RunDirError(f"{model_dir} holds no trained network (no result.json)")
     try:
-        result = json.loads(path.read_bytes())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise RunDirError(f"cannot read {path}: {str(e).splitlines()[0]}", hint="train the network again") from None
-    if not isinstance(result, dict):
-        raise RunDirError(f"cannot read {path}: it holds no JSON object", hint="train the network again")
-    return result
+        return read_json_object(path)
+    except UnreadableJson as e:
+        raise RunDirError(str(e), hint="train the network again") from None
