@@ -3,10 +3,12 @@
 
 1. ``train``: one-shot models of the ``cpu`` profile at several budgets (images seen), each with a
    moving average of its weights kept beside them, plus the ramp lever (half ramp, half plateau);
-2. ``correlate``: `nas correlate` of each model (and lever) against the one stand-alone ground truth
+2. ``picks`` (optional, saves hours): score the pool for every study and write each study's pick to
+   ROOT/picks.json, so that ``ranking_truth.py --extra`` trains the picks in shards;
+3. ``correlate``: `nas correlate` of each model (and lever) against the one stand-alone ground truth
    in ROOT/standalone (``benchmarks/ranking_truth.py`` trains it; correlate trains what is missing),
    on a uniform sample of ``--archs`` architectures;
-3. ``table``: the curve and lever tables (markdown) from the correlation.json files.
+4. ``table``: the curve and lever tables (markdown) from the correlation.json files.
 
 ``peek`` gives an early read while the ground truth is still training: every finished one-shot
 model scores the sampled architectures that have at least one stand-alone result (their mean is
@@ -44,15 +46,23 @@ def models() -> dict[str, list[str]]:
     return found
 
 
-# Correlation runs: name -> (one-shot model, extra options of `nas correlate`).
-def studies() -> dict[str, tuple[str, list[str]]]:
-    found = {f"{m}-score{n}k": (m, ["--score-images", f"{n}000"]) for n in (1, 5) for m in models() if "ramp" not in m}
+# Correlation runs: name -> (one-shot model, the scoring levers: CorrelateConfig fields).
+def studies() -> dict[str, tuple[str, dict]]:
+    found = {f"{m}-score{n}k": (m, {"score_images": n * 1000}) for n in (1, 5) for m in models() if "ramp" not in m}
     found.update({
-        "img50k-score1k-recalibrate": ("img50k", ["--score-images", "1000", "--score-mode", "recalibrate"]),
-        "img50k-score1k-ema": ("img50k", ["--score-images", "1000", "--ema"]),
-        "img50k-ramp0.5-score1k": ("img50k-ramp0.5", ["--score-images", "1000"]),
+        "img50k-score1k-recalibrate": ("img50k", {"score_images": 1000, "score_mode": "recalibrate"}),
+        "img50k-score1k-ema": ("img50k", {"score_images": 1000, "ema": True}),
+        "img50k-ramp0.5-score1k": ("img50k-ramp0.5", {"score_images": 1000}),
     })
     return found
+
+
+def _options(levers: dict) -> list[str]:
+    """The `nas correlate` options of a study's levers."""
+    options = ["--score-images", str(levers["score_images"])]
+    if "score_mode" in levers:
+        options += ["--score-mode", levers["score_mode"]]
+    return options + (["--ema"] if levers.get("ema") else [])
 
 
 def _data(args) -> list[str]:
@@ -90,15 +100,43 @@ def correlate(args) -> None:
         sys.exit(f"the ground truth holds {finished} of {2 * args.archs} trainings: finish "
                  "benchmarks/ranking_truth.py first (or pass --train-missing, never beside it: both would "
                  "train the same folders)")
-    for name, (model, options) in studies().items():
+    for name, (model, levers) in studies().items():
         out = args.root / "studies" / name
         if (out / "correlation.json").exists():
             continue
         command = [NAS, "correlate", "--profile", "cpu", *_data(args), "--supernet",
                    str(args.root / "supernets" / model), "--archs", str(args.archs), "--seeds", "2",
                    "--standalone-dir", str(args.root / "standalone"), "--out", str(out), "--device", "cpu",
-                   *options]
+                   *_options(levers)]
         _run(command, args.root / f"correlate-{name}.log")
+
+
+def picks(args) -> None:
+    """Score the pool for every study (into the study's score cache, which `correlate` then reuses)
+    and write each study's pick, the pool's one-shot best, to ROOT/picks.json: picks outside the
+    sample need stand-alone trainings too, which ``ranking_truth.py --extra ROOT/picks.json`` runs
+    in shards beside the sample's, instead of `nas correlate` running them one by one."""
+    from nas_cli.correlate import CorrelateConfig, OneShotModelSpec
+    from nas_cli.correlate._study import CorrelateUI, _check_identity, _load, _pool, _score_all
+    from nas_cli.pipeline import run_config
+
+    settings = run_config("cpu", dataset=args.dataset, data_dir=args.data_dir, seed=0, device="cpu")
+    train, val = settings.data.load("train"), settings.data.load("val")
+    found = {}
+    for name, (model_name, levers) in studies().items():
+        config = CorrelateConfig(archs=args.archs, pool=max(100, args.archs), seeds=2, seed=0, device="cpu", **levers)
+        spec = OneShotModelSpec(str(args.root / "supernets" / model_name), str(args.root / "supernets" / model_name))
+        out = args.root / "studies" / name
+        out.mkdir(parents=True, exist_ok=True)
+        model = _load(spec, train, config)
+        _check_identity(out, [spec], config)  # as `nas correlate` would: the same study, the same cache
+        pool = _pool(model.space, config)
+        scoring = val.subset(config.score_images, settings.data.seed)
+        scores = _score_all(out, 0, spec, model, scoring, train, pool, config, CorrelateUI())
+        best = max(range(len(pool)), key=lambda i: (scores[i]["accuracy"], -i))
+        found[name] = {"index": best, "arch": pool[best].to_dict()}
+        print(f"{name}: pick {pool[best].id} (pool index {best}, one-shot {scores[best]['accuracy']:.4f})", flush=True)
+    (args.root / "picks.json").write_text(json.dumps(found, indent=1))
 
 
 def table(args) -> None:
@@ -119,6 +157,11 @@ def table(args) -> None:
         print(f"| {name} | {model} | {report['config'].get('score_images')} | {tau['value']:.2f} "
               f"[{tau['low']:.2f}, {tau['high']:.2f}] | {result['top1']['percentile']:.0f}% | {seconds / 60:.0f} min |")
     found = {name: report for name, _, report in rows}
+    noise = rows[0][2].get("seed_noise") if rows else None  # one ground truth: the same in every study
+    if noise and "seed_vs_seed" in noise:
+        tau = noise["seed_vs_seed"]["kendall_tau"]
+        print(f"\nstand-alone seed 0 vs seed 1: Kendall τ {tau['value']:.2f} [{tau['low']:.2f}, {tau['high']:.2f}], "
+              f"mean std between seeds {noise['mean_std_between_seeds']:.4f}")
     if BASELINE in found:
         print(f"\n| lever | Δτ against {BASELINE} [95% CI, paired bootstrap] |\n| --- | --- |")
         for name, report in found.items():
@@ -230,7 +273,7 @@ def peek(args) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("phase", choices=("train", "correlate", "table", "peek"))
+    parser.add_argument("phase", choices=("train", "picks", "correlate", "table", "peek"))
     parser.add_argument("--root", type=Path, required=True)
     parser.add_argument("--dataset", default="cifar10")
     parser.add_argument("--data-dir")
@@ -240,7 +283,7 @@ def main() -> None:
     parser.add_argument("--plot", help="table: also draw the curve into this PNG file")
     parser.add_argument("--train-missing", action="store_true", help="let nas correlate train missing ground truth")
     args = parser.parse_args()
-    {"train": train, "correlate": correlate, "table": table, "peek": peek}[args.phase](args)
+    {"train": train, "picks": picks, "correlate": correlate, "table": table, "peek": peek}[args.phase](args)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,10 @@ interrupted one resumes from its last checkpoint, so this script can be stopped 
         --out runs/ranking/cifar/standalone --archs 32 --seeds 2
 
 It prints one line per training (architecture, seed, val accuracy, seconds). Why seed-major: a
-study interrupted after the first round still has one seed of every architecture. With
+study interrupted after the first round still has one seed of every architecture. On a 2-core
+machine, run two shards with one thread each (``--shard 0/2 --threads 1`` and ``--shard 1/2
+--threads 1``, started together): small networks leave a second thread of one process half idle.
+``--extra ROOT/picks.json`` adds the studies' picks from the pool (``ranking_curve.py picks``). With
 ``--summary FILE`` it trains nothing and writes one JSON line per finished training (the record
 kept in docs/results/).
 """
@@ -24,7 +27,7 @@ from pathlib import Path
 from nas_cli.correlate import CorrelateConfig
 from nas_cli.correlate._study import _check_standalone_dir, _finished, _pool
 from nas_cli.pipeline import run_config
-from nas_core import apply_threads, get_space
+from nas_core import Architecture, apply_threads, get_space
 from nas_core.train import read_result, train_standalone
 
 
@@ -40,28 +43,39 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--summary", type=Path, help="write the finished trainings to this JSON lines file")
+    parser.add_argument("--extra", type=Path, help="also train the picks in this file (ranking_curve.py picks)")
+    parser.add_argument("--shard", default="0/1", help="K/N: train only every N-th training from the K-th, so N "
+                        "processes (each with --threads 1) share the list without meeting in one folder")
+    parser.add_argument("--threads", default="auto", help="torch threads: auto (as `nas`) or a number")
     args = parser.parse_args()
     if args.summary:
         return _summary(args.out, args.summary)
-    apply_threads("auto")  # as `nas`: the cores other processes leave free
+    shard, shards = (int(part) for part in args.shard.split("/"))
+    if not 0 <= shard < shards:
+        parser.error(f"--shard {args.shard}: want K/N with 0 <= K < N")
+    apply_threads(args.threads)  # auto, as `nas`: the cores other processes leave free
     settings = run_config(args.profile, dataset=args.dataset, data_dir=args.data_dir, seed=args.seed,
                           device=args.device)
     config = CorrelateConfig(archs=args.archs, pool=args.pool, seed=args.seed, device=args.device)
     archs = _pool(get_space(settings.supernet.space), config)[: args.archs]
+    if args.extra:  # the studies' picks from the pool, after the sample
+        picked = [Architecture.from_json(p["arch"]) for p in json.loads(args.extra.read_text()).values()]
+        archs += [a for a in dict((a.id, a) for a in picked).values() if a.id not in {b.id for b in archs}]
     data, standalone = settings.data, settings.standalone
     _check_standalone_dir(args.out, standalone, data)
     train, val = data.load("train"), data.load("val")
     print(f"{len(archs)} architectures x {args.seeds} seeds; train {len(train):,}, val {len(val):,}", flush=True)
-    for seed in range(standalone.seed, standalone.seed + args.seeds):
-        for n, arch in enumerate(archs):
-            run_dir = args.out / f"{arch.id}-s{seed}"
-            if _finished(run_dir, _Quiet()) is not None:
-                continue
-            start = time.perf_counter()
-            train_standalone(arch, replace(standalone, seed=seed), train, val, run_dir, resume=True)
-            result = read_result(run_dir)
-            print(f"{n + 1:3d}/{len(archs)} {arch.id} seed {seed}: val {result['val']['accuracy']:.4f} "
-                  f"({time.perf_counter() - start:.0f} s)", flush=True)
+    jobs = [(seed, n, arch) for seed in range(standalone.seed, standalone.seed + args.seeds)
+            for n, arch in enumerate(archs)]
+    # the shards split what is left when they start (start them together), so they finish together
+    left = [job for job in jobs if _finished(args.out / f"{job[2].id}-s{job[0]}", _Quiet()) is None]
+    for seed, n, arch in left[shard::shards]:
+        run_dir = args.out / f"{arch.id}-s{seed}"
+        start = time.perf_counter()
+        train_standalone(arch, replace(standalone, seed=seed), train, val, run_dir, resume=True)
+        result = read_result(run_dir)
+        print(f"{n + 1:3d}/{len(archs)} {arch.id} seed {seed}: val {result['val']['accuracy']:.4f} "
+              f"({time.perf_counter() - start:.0f} s)", flush=True)
 
 
 def _summary(folder: Path, path: Path) -> None:
