@@ -6,7 +6,8 @@
 2. ``picks`` (optional, saves hours): score the pool for every study and write each study's pick to
    ROOT/picks.json, so that ``ranking_truth.py --extra`` trains the picks in shards;
 3. ``correlate``: `nas correlate` of each model (and lever) against the one stand-alone ground truth
-   in ROOT/standalone (``benchmarks/ranking_truth.py`` trains it; correlate trains what is missing),
+   in ROOT/standalone (``benchmarks/ranking_truth.py`` trains it; correlate trains what is missing,
+   and waits for what another process is training),
    on a uniform sample of ``--archs`` architectures;
 4. ``table``: the curve and lever tables (markdown) from the correlation.json files.
 
@@ -95,11 +96,8 @@ def train(args) -> None:
 
 
 def correlate(args) -> None:
-    finished = len(list((args.root / "standalone").glob("*-s*/result.json")))
-    if finished < 2 * args.archs and not args.train_missing:
-        sys.exit(f"the ground truth holds {finished} of {2 * args.archs} trainings: finish "
-                 "benchmarks/ranking_truth.py first (or pass --train-missing, never beside it: both would "
-                 "train the same folders)")
+    """Run the studies. A training of the ground truth that ``ranking_truth.py`` still runs is
+    waited for (each training holds its folder's lock); one that is missing is trained here."""
     for name, (model, levers) in studies().items():
         out = args.root / "studies" / name
         if (out / "correlation.json").exists():
@@ -281,7 +279,6 @@ def main() -> None:
     parser.add_argument("--peek-images", type=lambda text: [int(n) for n in text.split(",")], default=[1000, 5000],
                         help="peek: the numbers of val images to score on, comma-separated")
     parser.add_argument("--plot", help="table: also draw the curve into this PNG file")
-    parser.add_argument("--train-missing", action="store_true", help="let nas correlate train missing ground truth")
     args = parser.parse_args()
     {"train": train, "picks": picks, "correlate": correlate, "table": table, "peek": peek}[args.phase](args)
 

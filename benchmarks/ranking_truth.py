@@ -8,9 +8,10 @@ interrupted one resumes from its last checkpoint, so this script can be stopped 
         --out runs/ranking/cifar/standalone --archs 32 --seeds 2
 
 It prints one line per training (architecture, seed, val accuracy, seconds). Why seed-major: a
-study interrupted after the first round still has one seed of every architecture. On a 2-core
-machine, run two shards with one thread each (``--shard 0/2 --threads 1`` and ``--shard 1/2
---threads 1``, started together): small networks leave a second thread of one process half idle.
+study interrupted after the first round still has one seed of every architecture. Each training
+holds its folder's lock, as in `nas correlate`, so several copies of the command (and `nas
+correlate` studies on the same folder) share the list: a training another process holds is
+skipped. On a 2-core machine run two copies with ``--threads 1``, one per core.
 ``--extra ROOT/picks.json`` adds the studies' picks from the pool (``ranking_curve.py picks``). With
 ``--summary FILE`` it trains nothing and writes one JSON line per finished training (the record
 kept in docs/results/).
@@ -25,10 +26,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from nas_cli.correlate import CorrelateConfig
-from nas_cli.correlate._study import _check_standalone_dir, _finished, _pool
+from nas_cli.correlate._study import _check_standalone_dir, _finished, _pool, _train_one
 from nas_cli.pipeline import run_config
 from nas_core import Architecture, apply_threads, get_space
-from nas_core.train import read_result, train_standalone
+from nas_core.train import read_result
 
 
 def main() -> None:
@@ -44,15 +45,10 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--summary", type=Path, help="write the finished trainings to this JSON lines file")
     parser.add_argument("--extra", type=Path, help="also train the picks in this file (ranking_curve.py picks)")
-    parser.add_argument("--shard", default="0/1", help="K/N: train only every N-th training from the K-th, so N "
-                        "processes (each with --threads 1) share the list without meeting in one folder")
     parser.add_argument("--threads", default="auto", help="torch threads: auto (as `nas`) or a number")
     args = parser.parse_args()
     if args.summary:
         return _summary(args.out, args.summary)
-    shard, shards = (int(part) for part in args.shard.split("/"))
-    if not 0 <= shard < shards:
-        parser.error(f"--shard {args.shard}: want K/N with 0 <= K < N")
     apply_threads(args.threads)  # auto, as `nas`: the cores other processes leave free
     settings = run_config(args.profile, dataset=args.dataset, data_dir=args.data_dir, seed=args.seed,
                           device=args.device)
@@ -67,13 +63,14 @@ def main() -> None:
     print(f"{len(archs)} architectures x {args.seeds} seeds; train {len(train):,}, val {len(val):,}", flush=True)
     jobs = [(seed, n, arch) for seed in range(standalone.seed, standalone.seed + args.seeds)
             for n, arch in enumerate(archs)]
-    # the shards split what is left when they start (start them together), so they finish together
-    left = [job for job in jobs if _finished(args.out / f"{job[2].id}-s{job[0]}", _Quiet()) is None]
-    for seed, n, arch in left[shard::shards]:
-        run_dir = args.out / f"{arch.id}-s{seed}"
+    for seed, n, arch in jobs:  # (as `nas correlate`: each training holds its folder's lock)
+        if _finished(args.out / f"{arch.id}-s{seed}", _Quiet()) is not None:
+            continue
         start = time.perf_counter()
-        train_standalone(arch, replace(standalone, seed=seed), train, val, run_dir, resume=True)
-        result = read_result(run_dir)
+        result = _train_one(arch, replace(standalone, seed=seed), train, val, args.out, _Quiet(), n, len(jobs))
+        if result is None:
+            print(f"{n + 1:3d}/{len(archs)} {arch.id} seed {seed}: another process trains it", flush=True)
+            continue
         print(f"{n + 1:3d}/{len(archs)} {arch.id} seed {seed}: val {result['val']['accuracy']:.4f} "
               f"({time.perf_counter() - start:.0f} s)", flush=True)
 
@@ -93,6 +90,9 @@ def _summary(folder: Path, path: Path) -> None:
 class _Quiet:
     def note(self, message: str) -> None:
         print(message, flush=True)
+
+    def training(self, done: int, total: int, title: str) -> list:
+        return []
 
 
 if __name__ == "__main__":

@@ -2,10 +2,13 @@
 
 import json
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from nas_cli.correlate import CorrelateConfig, CorrelateUI, OneShotModelSpec, run_correlation
+from nas_cli.correlate import CorrelateConfig, CorrelateUI, OneShotModelSpec, _study, run_correlation
 from nas_core.data import DataSpec
 from nas_core.stats import kendall_tau
 from nas_core.train import RunDirError, StandaloneConfig, SupernetConfig, train_supernet
@@ -31,7 +34,10 @@ def supernets(tmp_path_factory):
 
 class CountingUI(CorrelateUI):
     def __init__(self):
-        self.trained = []
+        self.trained, self.notes = [], []
+
+    def note(self, message):
+        self.notes.append(message)
 
     def training(self, done, total, title):
         if title:
@@ -96,6 +102,53 @@ def test_resume_after_interruption_trains_only_what_is_missing(study, supernets,
     total = len(list((out / "standalone").glob("*/result.json")))
     assert len(ui.trained) == total - 2
     assert not {t.split()[0] for t in ui.trained} & {f.name.rsplit("-s", 1)[0] for f in finished}
+
+
+HOLDER = """
+import shutil, sys, time
+from pathlib import Path
+from filelock import FileLock
+done, folder, release = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+folder.mkdir()
+with FileLock(folder / ".lock"):
+    print("held", flush=True)
+    for _ in range(600):  # until the study says it waits (at most a minute)
+        if release.exists():
+            break
+        time.sleep(0.1)
+    shutil.copytree(done, folder, dirs_exist_ok=True)  # as if it had trained it meanwhile
+"""
+
+
+class WaitingUI(CountingUI):
+    def __init__(self, release):
+        super().__init__()
+        self.release = release
+
+    def note(self, message):
+        super().note(message)
+        if "in use by another command" in message:
+            self.release.touch()
+
+
+def test_a_training_another_process_holds_is_waited_for_not_trained_twice(study, supernets, tmp_path, monkeypatch):
+    # Studies (and benchmarks/ranking_truth.py) share one --standalone-dir at the same time.
+    out, _, _ = study
+    shared, held = tmp_path / "shared", sorted((out / "standalone").glob("*-s0"))[0]
+    shutil.copytree(out / "standalone", shared, ignore=lambda d, names: [held.name] if Path(d) == out / "standalone"
+                    else [])
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(held), str(shared / held.name),
+                               str(tmp_path / "release")], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    monkeypatch.setattr(_study, "WAIT_SECONDS", 0.1)
+    ui = WaitingUI(tmp_path / "release")
+    report = run_correlation(tmp_path / "corr", supernets, DATA, STANDALONE, CONFIG, standalone_dir=shared, ui=ui)
+    assert holder.wait(timeout=60) == 0
+    assert ui.trained == []  # the held one was read once its holder finished it, not trained again
+    assert any("1 stand-alone training(s) in use by another command" in n for n in ui.notes), ui.notes
+    arch_id = held.name.rsplit("-s", 1)[0]
+    mine = next(a for a in report["archs"] + [m["top1"] for m in report["models"]] if a["arch_id"] == arch_id)
+    assert mine["standalone_accuracy"] == json.loads((held / "result.json").read_text())["val"]["accuracy"]
 
 
 def test_stratified_sample_spans_the_one_shot_range(supernets, tmp_path):

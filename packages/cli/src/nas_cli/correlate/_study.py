@@ -14,7 +14,8 @@ architectures) and Sec. 5 (the KL divergence to the all-paths model). One run:
    model's best architecture of the pool (what a search would return), into
    ``STANDALONE/<arch id>-s<seed>``; a folder with a ``result.json`` is never trained again (a damaged one is
    computed again from the folder's last checkpoint), so an interrupted run continues, and runs
-   that share ``STANDALONE`` share the trainings;
+   that share ``STANDALONE`` share the trainings, at the same time too (each training holds its
+   folder's lock; a study waits for the trainings another one holds);
 4. **analyse** (``_analysis.py``) and write ``correlation.json`` and the scatter plots.
 
 Several one-shot models (seeds, or the dropout rates of ``nas ablate dropout``) are compared
@@ -23,6 +24,7 @@ against the same stand-alone results.
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -49,6 +51,7 @@ from nas_core.train import (
     train_standalone,
 )
 
+from .._lock import FolderInUse, run_lock
 from ..search import supernet_fingerprint
 from ._analysis import analyse
 from ._plots import write_plots
@@ -208,23 +211,61 @@ def _sample(scores: list[dict], config: CorrelateConfig) -> list[int]:
     return list(range(config.archs))
 
 
+WAIT_SECONDS = 10.0  # between looks at trainings another command holds
+
+
 def _train_all(archs: list[Architecture], standalone: StandaloneConfig, seeds: int, train: ImageData,
                val: ImageData, folder: Path, data: DataSpec, ui: CorrelateUI) -> dict[str, list[dict]]:
-    """Stand-alone results per architecture id (one per seed); finished trainings are reused."""
+    """Stand-alone results per architecture id (one per seed); finished trainings are reused.
+
+    Each training holds its folder's lock (:func:`~nas_cli._lock.run_lock`) while it runs, so
+    studies that share ``folder`` at the same time never train one network twice: a training
+    another command holds is left to it, and its result read once it is finished."""
     _check_standalone_dir(folder, standalone, data)
     jobs = [(arch, s) for arch in archs for s in range(standalone.seed, standalone.seed + seeds)]
-    results: dict[str, list[dict]] = {}
-    for n, (arch, seed) in enumerate(jobs):
-        run_dir = folder / f"{arch.id}-s{seed}"
-        result = _finished(run_dir, ui)
-        if result is None:
-            callbacks = ui.training(n, len(jobs), f"{arch.id} seed {seed}")
-            train_standalone(arch, replace(standalone, seed=seed), train, val, run_dir, resume=True,
-                             callbacks=callbacks)
-            result = read_result(run_dir)
-        results.setdefault(arch.id, []).append(result)
+    found: dict[tuple[str, int], dict] = {}
+    pending = list(enumerate(jobs))
+    while pending:
+        held = []
+        for n, (arch, seed) in pending:
+            result = _train_one(arch, replace(standalone, seed=seed), train, val, folder, ui, n, len(jobs))
+            if result is None:
+                held.append((n, (arch, seed)))
+            else:
+                found[arch.id, seed] = result
+        if held:
+            ui.note(f"{len(held)} stand-alone training(s) in use by another command: waiting for them")
+            time.sleep(WAIT_SECONDS)
+        pending = held
     ui.training(len(jobs), len(jobs), "")
+    results: dict[str, list[dict]] = {}
+    for arch, seed in jobs:
+        results.setdefault(arch.id, []).append(found[arch.id, seed])
     return results
+
+
+def _train_one(arch: Architecture, standalone: StandaloneConfig, train: ImageData, val: ImageData,
+               folder: Path, ui: CorrelateUI, n: int, total: int) -> dict | None:
+    """The result of one stand-alone training, trained here if need be; None while another
+    command holds its folder."""
+    run_dir = folder / f"{arch.id}-s{standalone.seed}"
+    result = _finished(run_dir, ui)
+    if result is not None:
+        return result
+    try:
+        with run_lock(run_dir, "nas correlate"):
+            result = _finished(run_dir, _Silent())  # (finished by the holder we waited for?)
+            if result is None:
+                callbacks = ui.training(n, total, f"{arch.id} seed {standalone.seed}")
+                train_standalone(arch, standalone, train, val, run_dir, resume=True, callbacks=callbacks)
+                result = read_result(run_dir)
+    except FolderInUse:
+        return None
+    return result
+
+
+class _Silent:
+    def note(self, message: str) -> None: ...
 
 
 def _finished(run_dir: Path, ui: CorrelateUI) -> dict | None:
