@@ -4,6 +4,8 @@ unreadable images."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -75,6 +77,21 @@ def test_second_load_comes_from_the_cache(tmp_path, monkeypatch, cache):
     second, messages = load(root)
     assert any("from the cache" in m for m in messages)
     assert torch.equal(first.images, second.images) and first.mean == second.mean
+
+
+def test_what_a_killed_cache_writer_left_is_removed_by_the_next(tmp_path, cache):
+    root = make_folder(tmp_path / "imgs", {"a": 3, "b": 3})
+    load(root)
+    (written,) = cache.glob("folder/*/images-32.safetensors")
+    written.unlink()  # decode again, and write the cache again
+    gone = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True).stdout)
+    stale = written.parent / f".images-32.safetensors.{gone}.abcd1234.tmp"  # kill -9 mid-write leaves it
+    live = written.parent / f".images-32.safetensors.{os.getpid()}.efgh5678.tmp"  # a writer still running
+    stale.write_bytes(b"half"), live.write_bytes(b"half")
+    load(root)
+    assert written.exists() and not stale.exists() and live.exists()
+    assert sorted(p.name for p in written.parent.glob(".*")) == [live.name]
 
 
 def test_changed_folder_is_read_again(tmp_path):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -28,6 +29,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from ..orphans import remove_orphans
 from ._errors import DataError
 from ._files import cache_root
 from ._image_data import channel_stats
@@ -186,7 +188,11 @@ def _save_cache(tensors: Path, manifest: Path, listing: dict, raw: Raw, skipped:
 
 
 def _atomic(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    """``write(tmp)``, then rename ``tmp`` to ``path``; the temporary name carries this process's
+    id, so the next writer removes what a killed one left (``nas_core.orphans``: a decoded image
+    folder can be hundreds of MB)."""
+    remove_orphans(path.parent, re.escape(f".{path.name}.") + r"(?P<pid>\d+)\.[A-Za-z0-9_]{8}\.tmp")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         write(tmp)
