@@ -11,10 +11,10 @@
    on a uniform sample of ``--archs`` architectures;
 4. ``table``: the curve and lever tables (markdown) from the correlation.json files.
 
-``peek`` gives an early read while the ground truth is still training: every finished one-shot
-model scores the sampled architectures that have at least one stand-alone result (their mean is
-used), and Kendall's tau is printed with its bootstrap interval. Its "pick" is the one-shot best of
-those architectures (not of the pool, whose pick is not trained yet): a preliminary figure only.
+``peek`` gives an early read while the ground truth is still training, from each study's cached
+pool scores (``picks`` writes them): Kendall's tau on the sampled architectures that have at least
+one stand-alone result (their mean is used), with its bootstrap interval. Its "pick" is the
+one-shot best of those architectures (not of the pool): a preliminary figure only.
 
     python benchmarks/ranking_curve.py train --root runs/ranking/cifar \
         --dataset cifar10 --data-dir ../shared/data/cifar-10-batches-bin
@@ -221,14 +221,16 @@ def _plot(rows: list[tuple[str, str, dict]], path: str) -> None:
 
 
 def peek(args) -> None:
+    """An early read from what is finished: each study's cached pool scores (written by ``picks`` or
+    a running ``correlate``: nothing is scored here) against the sampled architectures that have a
+    stand-alone result (their mean over the seeds finished)."""
     import torch
 
     from nas_cli.correlate import CorrelateConfig
     from nas_cli.correlate._study import _pool
     from nas_cli.pipeline import run_config
-    from nas_core import Scorer, get_space
+    from nas_core import get_space
     from nas_core.stats import bootstrap, kendall_tau
-    from nas_core.train import load_supernet
 
     settings = run_config("cpu", dataset=args.dataset, data_dir=args.data_dir, seed=0, device="cpu")
     archs = _pool(get_space(settings.supernet.space), CorrelateConfig(archs=args.archs, seed=0))[: args.archs]
@@ -242,31 +244,30 @@ def peek(args) -> None:
             both.append(runs[:2])
     spread = sorted(acc for acc, _ in truth.values())
     if spread:
-        middle = spread[len(spread) // 2]
-        print(f"stand-alone accuracy: min {spread[0]:.4f}, median {middle:.4f}, max {spread[-1]:.4f}")
+        print(f"stand-alone accuracy: min {spread[0]:.4f}, median {spread[len(spread) // 2]:.4f}, max {spread[-1]:.4f}")
     if len(both) >= 3:
         tau = bootstrap(kendall_tau, [a for a, _ in both], [b for _, b in both], seed=0)
         print(f"seed 0 vs seed 1 on {len(both)} architectures: Kendall τ {tau.value:.2f} "
               f"[{tau.low:.2f}, {tau.high:.2f}]")
-    val = settings.data.load("val")
     print(f"{len(truth)} of {len(archs)} architectures have stand-alone results "
           f"({sum(n for _, n in truth.values())} trainings)")
-    print("| one-shot model | score images | weights | Kendall τ [95% CI] | one-shot best of these: percentile |")
-    print("| --- | --- | --- | --- | --- |")
-    done = [a for a in archs if a.id in truth]
-    actual = [truth[a.id][0] for a in done]
-    for model_dir in sorted((args.root / "supernets").glob("*/done.json")):
-        for ema in (False, True):
-            model = load_supernet(model_dir.parent, "cpu", ema=ema)  # once per weights, not per image count
-            for images in args.peek_images:
-                scorer = Scorer(model, val.subset(images, settings.data.seed), batch_size=500)
-                one_shot = [scorer(a).accuracy for a in done]
-                tau = bootstrap(kendall_tau, one_shot, actual, seed=0)
-                best = actual[max(range(len(done)), key=lambda i: one_shot[i])]
-                t = torch.tensor(actual, dtype=torch.float64)
-                pct = float((t < best).double().mean() + 0.5 * (t == best).double().mean()) * 100
-                print(f"| {model_dir.parent.name} | {images} | {'EMA' if ema else 'last'} | {tau.value:.2f} "
-                      f"[{tau.low:.2f}, {tau.high:.2f}] | {pct:.0f}% |", flush=True)
+    print("| study | architectures | Kendall τ [95% CI] | one-shot best of these: percentile |")
+    print("| --- | --- | --- | --- |")
+    for name in studies():
+        cache = args.root / "studies" / name / "scores" / "oneshot-0.jsonl"
+        scored = {}
+        for line in cache.read_text().splitlines() if cache.exists() else []:
+            row = json.loads(line)
+            scored[row["arch_id"]] = row["accuracy"]
+        done = [a.id for a in archs if a.id in truth and a.id in scored]
+        if len(done) < 3:
+            continue
+        one_shot, actual = [scored[i] for i in done], [truth[i][0] for i in done]
+        tau = bootstrap(kendall_tau, one_shot, actual, seed=0)
+        best = actual[max(range(len(done)), key=lambda i: one_shot[i])]
+        t = torch.tensor(actual, dtype=torch.float64)
+        pct = float((t < best).double().mean() + 0.5 * (t == best).double().mean()) * 100
+        print(f"| {name} | {len(done)} | {tau.value:.2f} [{tau.low:.2f}, {tau.high:.2f}] | {pct:.0f}% |", flush=True)
 
 
 def main() -> None:
@@ -276,8 +277,6 @@ def main() -> None:
     parser.add_argument("--dataset", default="cifar10")
     parser.add_argument("--data-dir")
     parser.add_argument("--archs", type=int, default=32)
-    parser.add_argument("--peek-images", type=lambda text: [int(n) for n in text.split(",")], default=[1000, 5000],
-                        help="peek: the numbers of val images to score on, comma-separated")
     parser.add_argument("--plot", help="table: also draw the curve into this PNG file")
     args = parser.parse_args()
     {"train": train, "picks": picks, "correlate": correlate, "table": table, "peek": peek}[args.phase](args)
