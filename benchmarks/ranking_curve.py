@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -95,18 +96,32 @@ def train(args) -> None:
         (out / "done.json").write_text(json.dumps({"seconds": seconds, "command": command}))
 
 
+def _truth(args) -> tuple[Path, Path]:
+    """(the ground truth's folder, the studies' folder): ``standalone`` and ``studies`` with the
+    profile's stand-alone schedule, ``standalone-e<E>`` and ``studies-e<E>`` with ``--truth-epochs E``."""
+    suffix = f"-e{args.truth_epochs:g}" if args.truth_epochs else ""
+    return args.root / f"standalone{suffix}", args.root / f"studies{suffix}"
+
+
 def correlate(args) -> None:
     """Run the studies. A training of the ground truth that ``ranking_truth.py`` still runs is
     waited for (each training holds its folder's lock); one that is missing is trained here."""
+    truth, folder = _truth(args)
     for name, (model, levers) in studies().items():
-        out = args.root / "studies" / name
+        out = folder / name
         if (out / "correlation.json").exists():
             continue
+        scored = args.root / "studies" / name
+        if out != scored and scored.is_dir() and not out.exists():  # the scores do not depend on the truth
+            out.mkdir(parents=True)
+            shutil.copytree(scored / "scores", out / "scores")
+            shutil.copy2(scored / "study.json", out / "study.json")
+        epochs = ["--epochs", f"{args.truth_epochs:g}"] if args.truth_epochs else []
         command = [NAS, "correlate", "--profile", "cpu", *_data(args), "--supernet",
                    str(args.root / "supernets" / model), "--archs", str(args.archs), "--seeds", "2",
-                   "--standalone-dir", str(args.root / "standalone"), "--out", str(out), "--device", "cpu",
+                   "--standalone-dir", str(truth), "--out", str(out), "--device", "cpu", *epochs,
                    *_options(levers)]
-        _run(command, args.root / f"correlate-{name}.log")
+        _run(command, args.root / f"correlate-{name}{folder.name.removeprefix('studies')}.log")
 
 
 def picks(args) -> None:
@@ -140,7 +155,7 @@ def picks(args) -> None:
 def table(args) -> None:
     rows = []
     for name, (model, _) in studies().items():
-        found = args.root / "studies" / name / "correlation.json"
+        found = _truth(args)[1] / name / "correlation.json"
         if found.exists():
             rows.append((name, model, json.loads(found.read_text())))
     if args.plot:
@@ -237,7 +252,7 @@ def peek(args) -> None:
     truth, both = {}, []
     for arch in archs:
         runs = [json.loads(f.read_text())["val"]["accuracy"]
-                for f in sorted((args.root / "standalone").glob(f"{arch.id}-s*/result.json"))]
+                for f in sorted(_truth(args)[0].glob(f"{arch.id}-s*/result.json"))]
         if runs:
             truth[arch.id] = sum(runs) / len(runs), len(runs)
         if len(runs) >= 2:
@@ -278,6 +293,8 @@ def main() -> None:
     parser.add_argument("--data-dir")
     parser.add_argument("--archs", type=int, default=32)
     parser.add_argument("--plot", help="table: also draw the curve into this PNG file")
+    parser.add_argument("--truth-epochs", type=float, help="correlate, table, peek: the ground truth trained for "
+                        "this many epochs (ranking_truth.py --epochs) instead of the profile's")
     args = parser.parse_args()
     {"train": train, "picks": picks, "correlate": correlate, "table": table, "peek": peek}[args.phase](args)
 

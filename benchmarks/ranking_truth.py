@@ -43,6 +43,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--epochs", type=float, help="train this many epochs instead of the profile's (as `nas "
+                        "correlate --epochs`; use another --out)")
     parser.add_argument("--summary", type=Path, help="write the finished trainings to this JSON lines file")
     parser.add_argument("--extra", type=Path, help="also train the picks in this file (ranking_curve.py picks)")
     parser.add_argument("--threads", default="auto", help="torch threads: auto (as `nas`) or a number")
@@ -58,6 +60,8 @@ def main() -> None:
         picked = [Architecture.from_json(p["arch"]) for p in json.loads(args.extra.read_text()).values()]
         archs += [a for a in dict((a.id, a) for a in picked).values() if a.id not in {b.id for b in archs}]
     data, standalone = settings.data, settings.standalone
+    if args.epochs:
+        standalone = replace(standalone, epochs=args.epochs, steps=None)
     _check_standalone_dir(args.out, standalone, data)
     train, val = data.load("train"), data.load("val")
     print(f"{len(archs)} architectures x {args.seeds} seeds; train {len(train):,}, val {len(val):,}", flush=True)
