@@ -148,7 +148,7 @@ def run_correlation(out: str | Path, supernets: list[OneShotModelSpec], data: Da
     chosen = [pool[i] for i in sample]
     best = [pool[max(range(len(pool)), key=lambda i: (s[i]["accuracy"], -i))] for s in scores]
     to_train = list(dict.fromkeys(chosen + best))  # sample first; the searches' picks after
-    results = _train_all(to_train, standalone, config.seeds, train, val, standalone_dir, data, ui)
+    results = _train_all(to_train, standalone, config.seeds, train, val, standalone_dir, ui)
     kl = [_kl(model, chosen, train, config) for model in models]
     report = analyse(supernets, pool, scores, sample, best, results, kl, config)
     report.update(config=asdict(config), standalone=standalone.to_dict(), data=asdict(data),
@@ -215,13 +215,13 @@ WAIT_SECONDS = 10.0  # between looks at trainings another command holds
 
 
 def _train_all(archs: list[Architecture], standalone: StandaloneConfig, seeds: int, train: ImageData,
-               val: ImageData, folder: Path, data: DataSpec, ui: CorrelateUI) -> dict[str, list[dict]]:
+               val: ImageData, folder: Path, ui: CorrelateUI) -> dict[str, list[dict]]:
     """Stand-alone results per architecture id (one per seed); finished trainings are reused.
 
     Each training holds its folder's lock (:func:`~nas_cli._lock.run_lock`) while it runs, so
     studies that share ``folder`` at the same time never train one network twice: a training
-    another command holds is left to it, and its result read once it is finished."""
-    _check_standalone_dir(folder, standalone, data)
+    another command holds is left to it, and its result read once it is finished. (The folder's
+    settings are checked by the caller, before the scoring.)"""
     jobs = [(arch, s) for arch in archs for s in range(standalone.seed, standalone.seed + seeds)]
     found: dict[tuple[str, int], dict] = {}
     pending = list(enumerate(jobs))
@@ -254,7 +254,7 @@ def _train_one(arch: Architecture, standalone: StandaloneConfig, train: ImageDat
         return result
     try:
         with run_lock(run_dir, "nas correlate"):
-            result = _finished(run_dir, _Silent())  # (finished by the holder we waited for?)
+            result = _finished(run_dir, CorrelateUI())  # (finished by the holder we waited for?)
             if result is None:
                 callbacks = ui.training(n, total, f"{arch.id} seed {standalone.seed}")
                 train_standalone(arch, standalone, train, val, run_dir, resume=True, callbacks=callbacks)
@@ -262,10 +262,6 @@ def _train_one(arch: Architecture, standalone: StandaloneConfig, train: ImageDat
     except FolderInUse:
         return None
     return result
-
-
-class _Silent:
-    def note(self, message: str) -> None: ...
 
 
 def _finished(run_dir: Path, ui: CorrelateUI) -> dict | None:
