@@ -130,7 +130,7 @@ def picks(args) -> None:
     sample need stand-alone trainings too, which ``ranking_truth.py --extra ROOT/picks.json`` runs
     in shards beside the sample's, instead of `nas correlate` running them one by one."""
     from nas_cli.correlate import CorrelateConfig, OneShotModelSpec
-    from nas_cli.correlate._study import CorrelateUI, _check_identity, _load, _pool, _score_all
+    from nas_cli.correlate._study import CorrelateUI, _check_identity, _load, _pick, _pool, _score_all
     from nas_cli.pipeline import run_config
 
     settings = run_config("cpu", dataset=args.dataset, data_dir=args.data_dir, seed=0, device="cpu")
@@ -146,7 +146,7 @@ def picks(args) -> None:
         pool = _pool(model.space, config)
         scoring = val.subset(config.score_images, settings.data.seed)
         scores = _score_all(out, 0, spec, model, scoring, train, pool, config, CorrelateUI())
-        best = max(range(len(pool)), key=lambda i: (scores[i]["accuracy"], -i))
+        best = _pick(scores)
         found[name] = {"index": best, "arch": pool[best].to_dict()}
         print(f"{name}: pick {pool[best].id} (pool index {best}, one-shot {scores[best]['accuracy']:.4f})", flush=True)
     (args.root / "picks.json").write_text(json.dumps(found, indent=1))

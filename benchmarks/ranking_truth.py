@@ -25,7 +25,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from nas_cli.correlate import CorrelateConfig
+from nas_cli.correlate import CorrelateConfig, CorrelateUI
 from nas_cli.correlate._study import _check_standalone_dir, _finished, _pool, _train_one
 from nas_cli.pipeline import run_config
 from nas_core import Architecture, apply_threads, get_space
@@ -91,12 +91,9 @@ def _summary(folder: Path, path: Path) -> None:
     print(f"{len(rows)} trainings -> {path}")
 
 
-class _Quiet:
+class _Quiet(CorrelateUI):
     def note(self, message: str) -> None:
         print(message, flush=True)
-
-    def training(self, done: int, total: int, title: str) -> list:
-        return []
 
 
 if __name__ == "__main__":

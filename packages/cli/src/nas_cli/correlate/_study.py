@@ -146,7 +146,7 @@ def run_correlation(out: str | Path, supernets: list[OneShotModelSpec], data: Da
               for i, (spec, model) in enumerate(zip(supernets, models))]
     sample = _sample(scores[0], config)
     chosen = [pool[i] for i in sample]
-    best = [pool[max(range(len(pool)), key=lambda i: (s[i]["accuracy"], -i))] for s in scores]
+    best = [pool[_pick(s)] for s in scores]
     to_train = list(dict.fromkeys(chosen + best))  # sample first; the searches' picks after
     results = _train_all(to_train, standalone, config.seeds, train, val, standalone_dir, ui)
     kl = [_kl(model, chosen, train, config) for model in models]
@@ -202,6 +202,11 @@ def _score_all(out: Path, index: int, spec: OneShotModelSpec, model, val: ImageD
         scores.append(scorer(arch).to_dict())
     ui.scoring(spec.label, len(pool), len(pool))
     return scores
+
+
+def _pick(scores: list[dict]) -> int:
+    """The index of a search's pick: the best one-shot accuracy of the pool (the first on ties)."""
+    return max(range(len(scores)), key=lambda i: (scores[i]["accuracy"], -i))
 
 
 def _sample(scores: list[dict], config: CorrelateConfig) -> list[int]:
