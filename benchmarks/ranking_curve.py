@@ -153,6 +153,8 @@ def picks(args) -> None:
 
 
 def table(args) -> None:
+    from nas_cli.correlate._analysis import noise_share
+
     rows = []
     for name, (model, _) in studies().items():
         found = _truth(args)[1] / name / "correlation.json"
@@ -173,8 +175,9 @@ def table(args) -> None:
     noise = rows[0][2].get("seed_noise") if rows else None  # one ground truth: the same in every study
     if noise and "seed_vs_seed" in noise:
         tau = noise["seed_vs_seed"]["kendall_tau"]
+        share = noise_share([a["standalone_seeds"] for a in rows[0][2]["archs"]])
         print(f"\nstand-alone seed 0 vs seed 1: Kendall τ {tau['value']:.2f} [{tau['low']:.2f}, {tau['high']:.2f}], "
-              f"mean std between seeds {noise['mean_std_between_seeds']:.4f}")
+              f"mean std between seeds {noise['mean_std_between_seeds']:.4f}, noise share {share:.2f}")
     if BASELINE in found:
         print(f"\n| lever | Δτ against {BASELINE} [95% CI, paired bootstrap] |\n| --- | --- |")
         for name, report in found.items():
@@ -242,6 +245,7 @@ def peek(args) -> None:
     import torch
 
     from nas_cli.correlate import CorrelateConfig
+    from nas_cli.correlate._analysis import noise_share
     from nas_cli.correlate._study import _pool
     from nas_cli.pipeline import run_config
     from nas_core import get_space
@@ -249,12 +253,13 @@ def peek(args) -> None:
 
     settings = run_config("cpu", dataset=args.dataset, data_dir=args.data_dir, seed=0, device="cpu")
     archs = _pool(get_space(settings.supernet.space), CorrelateConfig(archs=args.archs, seed=0))[: args.archs]
-    truth, both = {}, []
+    truth, both, seeds = {}, [], []
     for arch in archs:
         runs = [json.loads(f.read_text())["val"]["accuracy"]
                 for f in sorted(_truth(args)[0].glob(f"{arch.id}-s*/result.json"))]
         if runs:
             truth[arch.id] = sum(runs) / len(runs), len(runs)
+            seeds.append(runs)
         if len(runs) >= 2:
             both.append(runs[:2])
     spread = sorted(acc for acc, _ in truth.values())
@@ -263,7 +268,8 @@ def peek(args) -> None:
     if len(both) >= 3:
         tau = bootstrap(kendall_tau, [a for a, _ in both], [b for _, b in both], seed=0)
         print(f"seed 0 vs seed 1 on {len(both)} architectures: Kendall τ {tau.value:.2f} "
-              f"[{tau.low:.2f}, {tau.high:.2f}]")
+              f"[{tau.low:.2f}, {tau.high:.2f}]; noise share {noise_share(seeds):.2f} (seed variance / "
+              f"variance of one training across the {len(seeds)})")
     print(f"{len(truth)} of {len(archs)} architectures have stand-alone results "
           f"({sum(n for _, n in truth.values())} trainings)")
     print("| study | architectures | Kendall τ [95% CI] | one-shot best of these: percentile |")

@@ -85,14 +85,30 @@ def _seed_noise(results: dict, chosen, config) -> dict | None:
     sampled architectures: how well one training of each architecture ranks them by another. A
     one-shot tau near it means the one-shot model ranks about as well as training each
     architecture once would (against the mean of several seeds, which is less noisy than one
-    training, a proxy can exceed it)."""
-    stds = [statistics.pstdev([r["val"]["accuracy"] for r in results[a.id]]) for a in chosen
-            if len(results[a.id]) > 1]
+    training, a proxy can exceed it).
+
+    ``noise_share``: the share of one training's accuracy variance across the sample that is
+    seed noise (see :func:`noise_share`)."""
+    seeds = [[r["val"]["accuracy"] for r in results[a.id]] for a in chosen]
+    stds = [statistics.pstdev(s) for s in seeds if len(s) > 1]
     if not stds:
         return None
-    noise = {"mean_std_between_seeds": sum(stds) / len(stds)}
+    noise = {"mean_std_between_seeds": sum(stds) / len(stds), "noise_share": noise_share(seeds)}
     if len(stds) == len(chosen):
         first, second = ([results[a.id][s]["val"]["accuracy"] for a in chosen] for s in (0, 1))
         noise["seed_vs_seed"] = {"kendall_tau": bootstrap(
             kendall_tau, first, second, n_resamples=config.bootstrap, seed=config.seed).to_json()}
     return noise
+
+
+def noise_share(seeds: list[list[float]]) -> float | None:
+    """Seed variance over total variance: the mean over architectures of the (unbiased) variance
+    of an architecture's accuracy across its seeds, divided by the variance across the
+    architectures of their first training. 0: seeds agree exactly; near 1: one training says
+    nothing about the architecture. (Both are estimates, so it can exceed 1 on a small sample.)
+    None without two architectures trained twice or with a sample whose first trainings all tie."""
+    repeated = [s for s in seeds if len(s) > 1]
+    firsts = [s[0] for s in seeds if s]
+    if len(repeated) < 2 or len(firsts) < 2 or statistics.variance(firsts) == 0:
+        return None
+    return statistics.fmean(statistics.variance(s) for s in repeated) / statistics.variance(firsts)
