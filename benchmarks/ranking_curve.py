@@ -132,6 +132,7 @@ def picks(args) -> None:
     from nas_cli.correlate import CorrelateConfig, OneShotModelSpec
     from nas_cli.correlate._study import CorrelateUI, _check_identity, _load, _pick, _pool, _score_all
     from nas_cli.pipeline import run_config
+    from nas_core.train.checkpoint import atomic_write_json
 
     settings = run_config("cpu", dataset=args.dataset, data_dir=args.data_dir, seed=0, device="cpu")
     train, val = settings.data.load("train"), settings.data.load("val")
@@ -149,7 +150,7 @@ def picks(args) -> None:
         best = _pick(scores)
         found[name] = {"index": best, "arch": pool[best].to_dict()}
         print(f"{name}: pick {pool[best].id} (pool index {best}, one-shot {scores[best]['accuracy']:.4f})", flush=True)
-    (args.root / "picks.json").write_text(json.dumps(found, indent=1))
+        atomic_write_json(args.root / "picks.json", found)  # after each study: ranking_truth.py --extra can start
 
 
 def table(args) -> None:

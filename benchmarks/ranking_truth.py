@@ -11,7 +11,9 @@ It prints one line per training (architecture, seed, val accuracy, seconds). Why
 study interrupted after the first round still has one seed of every architecture. Each training
 holds its folder's lock, as in `nas correlate`, so several copies of the command (and `nas
 correlate` studies on the same folder) share the list: a training another process holds is
-skipped. On a 2-core machine run two copies with ``--threads 1``, one per core.
+skipped. On a 2-core machine run two copies with ``--threads 1``, one per core. ``--arch-major``
+trains every seed of an architecture before the next one: pairs first, for an early read of the
+seed noise of a new schedule (``ranking_curve.py peek``).
 ``--extra ROOT/picks.json`` adds the studies' picks from the pool (``ranking_curve.py picks``). With
 ``--summary FILE`` it trains nothing and writes one JSON line per finished training (the record
 kept in docs/results/).
@@ -48,6 +50,8 @@ def main() -> None:
     parser.add_argument("--summary", type=Path, help="write the finished trainings to this JSON lines file")
     parser.add_argument("--extra", type=Path, help="also train the picks in this file (ranking_curve.py picks)")
     parser.add_argument("--threads", default="auto", help="torch threads: auto (as `nas`) or a number")
+    parser.add_argument("--arch-major", action="store_true", help="every seed of an architecture before the next "
+                        "architecture: pairs first, for an early read of the seed noise (default: seed-major)")
     args = parser.parse_args()
     if args.summary:
         return _summary(args.out, args.summary)
@@ -67,6 +71,8 @@ def main() -> None:
     print(f"{len(archs)} architectures x {args.seeds} seeds; train {len(train):,}, val {len(val):,}", flush=True)
     jobs = [(seed, n, arch) for seed in range(standalone.seed, standalone.seed + args.seeds)
             for n, arch in enumerate(archs)]
+    if args.arch_major:
+        jobs.sort(key=lambda job: job[1])  # stable: the seeds of one architecture stay in order
     for seed, n, arch in jobs:  # (as `nas correlate`: each training holds its folder's lock)
         if _finished(args.out / f"{arch.id}-s{seed}", _Quiet()) is not None:
             continue
