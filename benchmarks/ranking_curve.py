@@ -162,7 +162,8 @@ def table(args) -> None:
         if found.exists():
             rows.append((name, model, json.loads(found.read_text())))
     if args.plot:
-        _plot([(n, m, r) for n, m, r in rows if m in {f"img{b // 1000}k" for b in BUDGETS}], args.plot)
+        curve = {f"img{b // 1000}k-score{n}k" for b in BUDGETS for n in (1, 5)}  # no lever
+        _plot([(n, m, r) for n, m, r in rows if n in curve], args.plot)
     print("| study | images seen | score images | Kendall τ [95% CI] | pick percentile | one-shot training |")
     print("| --- | --- | --- | --- | --- | --- |")
     for name, model, report in rows:
@@ -222,10 +223,10 @@ def _plot(rows: list[tuple[str, str, dict]], path: str) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    for images in sorted({r["config"]["score_images"] for _, _, r in rows}):
-        points = sorted((int(m[3:-1]) * 1000, r["models"][0]["one_shot_vs_standalone"]["kendall_tau"])
-                        for _, m, r in rows if r["config"]["score_images"] == images)
-        xs = [x for x, _ in points]
+    for k, images in enumerate(sorted({r["config"]["score_images"] for _, _, r in rows})):
+        points = sorted(((int(m[3:-1]) * 1000, r["models"][0]["one_shot_vs_standalone"]["kendall_tau"])
+                         for _, m, r in rows if r["config"]["score_images"] == images), key=lambda p: p[0])
+        xs = [x * (1 + 0.06 * k) for x, _ in points]  # side by side: the intervals overlap
         ys = [t["value"] for _, t in points]
         errors = [[t["value"] - t["low"] for _, t in points], [t["high"] - t["value"] for _, t in points]]
         ax.errorbar(xs, ys, yerr=errors, marker="o", capsize=3, label=f"scored on {images:,} val images")
@@ -233,7 +234,8 @@ def _plot(rows: list[tuple[str, str, dict]], path: str) -> None:
     ax.axhline(0.5, color="grey", lw=0.8, ls="--")
     ax.set_xlabel("images seen by the one-shot model")
     ax.set_ylabel("Kendall τ vs stand-alone (95% CI)")
-    ax.legend(fontsize=8)
+    ax.set_ylim(top=max(0.8, ax.get_ylim()[1]))  # room for the legend above the intervals
+    ax.legend(fontsize=8, loc="upper center", ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     print(f"plot: {path}")

@@ -3,9 +3,11 @@ file, overrides and a command's options to one, and :func:`run_config` (options 
 
 - ``quick``: a CPU demo on a Fashion-MNIST subset, small width, a few epochs (budget: <= 4
   minutes and <= 3 GB on a 2-core CPU; see docs/benchmarks.md for the measured figures).
-- ``cpu``: CIFAR-10 on a CPU in under 45 minutes (2 cores), sized so that one-shot accuracy still
-  ranks architectures: a 20,000-image train subset, the whole 10,000-image val split (val
-  fraction 0.2) for the stand-alone figures (see docs/results.md for the measured ranking).
+- ``cpu``: CIFAR-10 on a CPU in under 45 minutes (2 cores): a 20,000-image train subset, the
+  whole 10,000-image val split (val fraction 0.2) for the stand-alone figures. The one-shot model
+  sees 10,000 images and trials are scored on 1,000 val images because the measured curve is flat
+  (docs/results.md, "Ranking on a CPU budget": 10k to 200k images seen, 1,000 or 5,000 scoring
+  images, and the levers, all rank within one another's intervals), so the cheapest point is kept.
 - ``smoke``: synthetic data and the ``tiny`` space, seconds: checks an installation (and the tests).
 - ``paper``: CIFAR-10 with the paper's 45k/5k split, F = 32 and the paper's schedule (5,000 steps
   of batch 1,024, learning rate 0.1 per 1,024 examples, cosine decay), for a GPU.
@@ -38,7 +40,7 @@ PROFILES: dict[str, RunConfig] = {
     "cpu": RunConfig(
         profile="cpu",
         data=DataSpec("cifar10", subsets={"train": 20000}, val_fraction=0.2),
-        supernet=SupernetConfig(space="bender2018", width=8, cells_per_stack=1, epochs=2.5, batch_size=64,
+        supernet=SupernetConfig(space="bender2018", width=8, cells_per_stack=1, epochs=0.5, batch_size=64,
                                 ghost_batch=32, lr=0.2, dropout_rate=0.1, log_every=10, checkpoint_every=100),
         search=SearchConfig(trials=100, score_images=1000),
         standalone=StandaloneConfig(width=8, cells_per_stack=1, epochs=2, batch_size=64, lr=0.2,
