@@ -177,15 +177,19 @@ def table(args) -> None:
     noise = rows[0][2].get("seed_noise") if rows else None  # one ground truth: the same in every study
     if noise and "seed_vs_seed" in noise:
         tau = noise["seed_vs_seed"]["kendall_tau"]
-        share = noise_share([a["standalone_seeds"] for a in rows[0][2]["archs"]])
+        share = _share(noise_share([a["standalone_seeds"] for a in rows[0][2]["archs"]]))
         print(f"\nstand-alone seed 0 vs seed 1: Kendall τ {tau['value']:.2f} [{tau['low']:.2f}, {tau['high']:.2f}], "
-              f"mean std between seeds {noise['mean_std_between_seeds']:.4f}, noise share {share:.2f}")
+              f"mean std between seeds {noise['mean_std_between_seeds']:.4f}, noise share {share}")
     if BASELINE in found:
         print(f"\n| lever | Δτ against {BASELINE} [95% CI, paired bootstrap] |\n| --- | --- |")
         for name, report in found.items():
             if name != BASELINE and name.startswith("img50k"):
                 value, low, high = _delta_tau(found[BASELINE], report)
                 print(f"| {name} | {value:+.2f} [{low:+.2f}, {high:+.2f}] |")
+
+
+def _share(value: float | None) -> str:
+    return "n/a (no spread to compare with)" if value is None else f"{value:.2f}"
 
 
 BASELINE = "img50k-score1k"  # the study every lever is compared with
@@ -271,7 +275,7 @@ def peek(args) -> None:
     if len(both) >= 3:
         tau = bootstrap(kendall_tau, [a for a, _ in both], [b for _, b in both], seed=0)
         print(f"seed 0 vs seed 1 on {len(both)} architectures: Kendall τ {tau.value:.2f} "
-              f"[{tau.low:.2f}, {tau.high:.2f}]; noise share {noise_share(seeds):.2f} (seed variance / "
+              f"[{tau.low:.2f}, {tau.high:.2f}]; noise share {_share(noise_share(seeds))} (seed variance / "
               f"variance of one training across the {len(seeds)})")
     print(f"{len(truth)} of {len(archs)} architectures have stand-alone results "
           f"({sum(n for _, n in truth.values())} trainings)")
