@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shutil
 import subprocess
 import sys
@@ -71,15 +72,23 @@ def _data(args) -> list[str]:
     return ["--dataset", args.dataset] + (["--data-dir", args.data_dir] if args.data_dir else [])
 
 
-def _run(command: list[str], log: Path) -> float:
-    start = time.perf_counter()
+def _run(command: list[str], log: Path) -> tuple[float, float]:
+    """Run ``command`` into ``log``: (wall seconds, CPU seconds of the command). The CPU figure
+    does not grow while the command waits for a core or is paused, so it is the one to compare
+    between runs made beside other jobs."""
+    start, cpu = time.perf_counter(), _children_cpu()
     with log.open("a") as f:
         f.write("$ " + " ".join(command) + "\n")
         f.flush()
         subprocess.run(command, stdout=f, stderr=subprocess.STDOUT, check=True)
-    seconds = time.perf_counter() - start
-    print(f"{seconds:7.0f} s  {' '.join(command[1:4])} ... -> {log}", flush=True)
-    return seconds
+    seconds, cpu = time.perf_counter() - start, _children_cpu() - cpu
+    print(f"{seconds:7.0f} s ({cpu:.0f} CPU s)  {' '.join(command[1:4])} ... -> {log}", flush=True)
+    return seconds, cpu
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def train(args) -> None:
@@ -92,8 +101,8 @@ def train(args) -> None:
         if out.exists():
             command.append("--resume")
         out.parent.mkdir(parents=True, exist_ok=True)
-        seconds = _run(command, args.root / f"supernet-{name}.log")
-        (out / "done.json").write_text(json.dumps({"seconds": seconds, "command": command}))
+        seconds, cpu = _run(command, args.root / f"supernet-{name}.log")
+        (out / "done.json").write_text(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "command": command}))
 
 
 def _truth(args) -> tuple[Path, Path]:
@@ -170,9 +179,12 @@ def table(args) -> None:
         done = args.root / "supernets" / model / "done.json"
         result = report["models"][0]
         tau = result["one_shot_vs_standalone"]["kendall_tau"]
-        seconds = json.loads(done.read_text())["seconds"] if done.exists() else float("nan")
+        timing = json.loads(done.read_text()) if done.exists() else {}
+        seconds = timing.get("seconds", float("nan"))
+        cpu = f", {timing['cpu_seconds'] / 60:.0f} CPU min" if "cpu_seconds" in timing else ""
         print(f"| {name} | {model} | {report['config'].get('score_images')} | {tau['value']:.2f} "
-              f"[{tau['low']:.2f}, {tau['high']:.2f}] | {result['top1']['percentile']:.0f}% | {seconds / 60:.0f} min |")
+              f"[{tau['low']:.2f}, {tau['high']:.2f}] | {result['top1']['percentile']:.0f}% "
+              f"| {seconds / 60:.0f} min{cpu} |")
     found = {name: report for name, _, report in rows}
     noise = rows[0][2].get("seed_noise") if rows else None  # one ground truth: the same in every study
     if noise and "seed_vs_seed" in noise:
