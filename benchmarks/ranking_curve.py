@@ -2,7 +2,8 @@
 (issue 15, docs/results.md). Everything runs through the `nas` CLI, in ROOT, and resumes:
 
 1. ``train``: one-shot models of the ``cpu`` profile at several budgets (images seen), each with a
-   moving average of its weights kept beside them, plus the ramp lever (half ramp, half plateau);
+   moving average of its weights kept beside them, plus the ramp lever (half ramp, half plateau)
+   and the width lever (a one-shot model at F=16; the stand-alone networks stay at the profile's);
 2. ``picks`` (optional, saves hours): score the pool for every study and write each study's pick to
    ROOT/picks.json, so that ``ranking_truth.py --extra`` trains the picks in shards;
 3. ``correlate``: `nas correlate` of each model (and lever) against the one stand-alone ground truth
@@ -46,18 +47,28 @@ def models() -> dict[str, list[str]]:
     """Name -> the options of `nas supernet train` that make it."""
     found = {f"img{n // 1000}k": ["--epochs", f"{n / TRAIN_IMAGES:g}"] for n in BUDGETS}
     found["img50k-ramp0.5"] = ["--epochs", f"{50_000 / TRAIN_IMAGES:g}", "--dropout-ramp", "0.5"]
+    # width: the one-shot model at F=16 instead of 8 (the stand-alone networks stay at F=8)
+    found["img10k-f16"] = ["--epochs", f"{10_000 / TRAIN_IMAGES:g}", "--width", "16"]
     return found
 
 
 # Correlation runs: name -> (one-shot model, the scoring levers: CorrelateConfig fields).
 def studies() -> dict[str, tuple[str, dict]]:
-    found = {f"{m}-score{n}k": (m, {"score_images": n * 1000}) for n in (1, 5) for m in models() if "ramp" not in m}
+    found = {f"img{b // 1000}k-score{n}k": (f"img{b // 1000}k", {"score_images": n * 1000})
+             for n in (1, 5) for b in BUDGETS}
     found.update({
         "img50k-score1k-recalibrate": ("img50k", {"score_images": 1000, "score_mode": "recalibrate"}),
         "img50k-score1k-ema": ("img50k", {"score_images": 1000, "ema": True}),
         "img50k-ramp0.5-score1k": ("img50k-ramp0.5", {"score_images": 1000}),
+        "img10k-f16-score1k": ("img10k-f16", {"score_images": 1000}),
     })
     return found
+
+
+# Each lever's study -> the study it is compared with (the same but for the lever).
+LEVERS = {"img50k-score5k": "img50k-score1k", "img50k-score1k-recalibrate": "img50k-score1k",
+          "img50k-score1k-ema": "img50k-score1k", "img50k-ramp0.5-score1k": "img50k-score1k",
+          "img10k-f16-score1k": "img10k-score1k"}
 
 
 def _options(levers: dict) -> list[str]:
@@ -192,19 +203,16 @@ def table(args) -> None:
         share = _share(noise_share([a["standalone_seeds"] for a in rows[0][2]["archs"]]))
         print(f"\nstand-alone seed 0 vs seed 1: Kendall τ {tau['value']:.2f} [{tau['low']:.2f}, {tau['high']:.2f}], "
               f"mean std between seeds {noise['mean_std_between_seeds']:.4f}, noise share {share}")
-    if BASELINE in found:
-        print(f"\n| lever | Δτ against {BASELINE} [95% CI, paired bootstrap] |\n| --- | --- |")
-        for name, report in found.items():
-            if name != BASELINE and name.startswith("img50k"):
-                value, low, high = _delta_tau(found[BASELINE], report)
-                print(f"| {name} | {value:+.2f} [{low:+.2f}, {high:+.2f}] |")
+    levers = [(name, base) for name, base in LEVERS.items() if name in found and base in found]
+    if levers:
+        print("\n| lever | against | Δτ [95% CI, paired bootstrap] |\n| --- | --- | --- |")
+        for name, base in levers:
+            value, low, high = _delta_tau(found[base], found[name])
+            print(f"| {name} | {base} | {value:+.2f} [{low:+.2f}, {high:+.2f}] |")
 
 
 def _share(value: float | None) -> str:
     return "n/a (no spread to compare with)" if value is None else f"{value:.2f}"
-
-
-BASELINE = "img50k-score1k"  # the study every lever is compared with
 
 
 def _delta_tau(base: dict, lever: dict, resamples: int = 1000) -> tuple[float, float, float]:
