@@ -280,15 +280,14 @@ def peek(args) -> None:
 
     settings = run_config("cpu", dataset=args.dataset, data_dir=args.data_dir, seed=0, device="cpu")
     archs = _pool(get_space(settings.supernet.space), CorrelateConfig(archs=args.archs, seed=0))[: args.archs]
-    truth, both, seeds = {}, [], []
+    truth, seeds = {}, []
     for arch in archs:
         runs = [json.loads(f.read_text())["val"]["accuracy"]
                 for f in sorted(_truth(args)[0].glob(f"{arch.id}-s*/result.json"))]
         if runs:
             truth[arch.id] = sum(runs) / len(runs), len(runs)
             seeds.append(runs)
-        if len(runs) >= 2:
-            both.append(runs[:2])
+    both = [runs[:2] for runs in seeds if len(runs) >= 2]
     spread = sorted(acc for acc, _ in truth.values())
     if spread:
         print(f"stand-alone accuracy: min {spread[0]:.4f}, median {spread[len(spread) // 2]:.4f}, max {spread[-1]:.4f}")
