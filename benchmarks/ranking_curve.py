@@ -174,8 +174,6 @@ def picks(args) -> None:
 
 
 def table(args) -> None:
-    from nas_cli.correlate._analysis import noise_share
-
     rows = []
     for name, (model, _) in studies().items():
         found = _truth(args)[1] / name / "correlation.json"
@@ -200,7 +198,7 @@ def table(args) -> None:
     noise = rows[0][2].get("seed_noise") if rows else None  # one ground truth: the same in every study
     if noise and "seed_vs_seed" in noise:
         tau = noise["seed_vs_seed"]["kendall_tau"]
-        share = _share(noise_share([a["standalone_seeds"] for a in rows[0][2]["archs"]]))
+        share = _share(noise.get("noise_share"))  # (absent from reports written before it existed)
         print(f"\nstand-alone seed 0 vs seed 1: Kendall τ {tau['value']:.2f} [{tau['low']:.2f}, {tau['high']:.2f}], "
               f"mean std between seeds {noise['mean_std_between_seeds']:.4f}, noise share {share}")
     levers = [(name, base) for name, base in LEVERS.items() if name in found and base in found]

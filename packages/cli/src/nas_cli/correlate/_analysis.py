@@ -95,7 +95,7 @@ def _seed_noise(results: dict, chosen, config) -> dict | None:
         return None
     noise = {"mean_std_between_seeds": sum(stds) / len(stds), "noise_share": noise_share(seeds)}
     if len(stds) == len(chosen):
-        first, second = ([results[a.id][s]["val"]["accuracy"] for a in chosen] for s in (0, 1))
+        first, second = ([runs[k] for runs in seeds] for k in (0, 1))
         noise["seed_vs_seed"] = {"kendall_tau": bootstrap(
             kendall_tau, first, second, n_resamples=config.bootstrap, seed=config.seed).to_json()}
     return noise
