@@ -123,11 +123,23 @@ def _truth(args) -> tuple[Path, Path]:
     return args.root / f"standalone{suffix}", args.root / f"studies{suffix}"
 
 
+def _trained(args) -> dict[str, tuple[str, dict]]:
+    """The studies whose one-shot model ``train`` has finished; the others are named and left for
+    a later run (each phase resumes, so the curve can be read while its costly end still trains)."""
+    found = {}
+    for name, (model, levers) in studies().items():
+        if (args.root / "supernets" / model / "done.json").exists():
+            found[name] = (model, levers)
+        else:
+            print(f"{name}: skipped, one-shot model {model} not trained yet", flush=True)
+    return found
+
+
 def correlate(args) -> None:
     """Run the studies. A training of the ground truth that ``ranking_truth.py`` still runs is
     waited for (each training holds its folder's lock); one that is missing is trained here."""
     truth, folder = _truth(args)
-    for name, (model, levers) in studies().items():
+    for name, (model, levers) in _trained(args).items():
         out = folder / name
         if (out / "correlation.json").exists():
             continue
@@ -156,8 +168,9 @@ def picks(args) -> None:
 
     settings = run_config("cpu", dataset=args.dataset, data_dir=args.data_dir, seed=0, device="cpu")
     train, val = settings.data.load("train"), settings.data.load("val")
-    found = {}
-    for name, (model_name, levers) in studies().items():
+    picks_file = args.root / "picks.json"
+    found = json.loads(picks_file.read_text()) if picks_file.exists() else {}
+    for name, (model_name, levers) in _trained(args).items():
         config = CorrelateConfig(archs=args.archs, pool=max(100, args.archs), seeds=2, seed=0, device="cpu", **levers)
         spec = OneShotModelSpec(str(args.root / "supernets" / model_name), str(args.root / "supernets" / model_name))
         out = args.root / "studies" / name
@@ -170,7 +183,7 @@ def picks(args) -> None:
         best = _pick(scores)
         found[name] = {"index": best, "arch": pool[best].to_dict()}
         print(f"{name}: pick {pool[best].id} (pool index {best}, one-shot {scores[best]['accuracy']:.4f})", flush=True)
-        atomic_write_json(args.root / "picks.json", found)  # after each study: ranking_truth.py --extra can start
+        atomic_write_json(picks_file, found)  # after each study: ranking_truth.py --extra can start
 
 
 def table(args) -> None:
