@@ -124,10 +124,13 @@ def _truth(args) -> tuple[Path, Path]:
 
 
 def _trained(args) -> dict[str, tuple[str, dict]]:
-    """The studies whose one-shot model ``train`` has finished; the others are named and left for
-    a later run (each phase resumes, so the curve can be read while its costly end still trains)."""
+    """The studies (of ``--only``, if given) whose one-shot model ``train`` has finished; the others
+    are named and left for a later run (each phase resumes, so the curve can be read while its
+    costly end still trains)."""
     found = {}
     for name, (model, levers) in studies().items():
+        if args.only and name not in args.only:
+            continue
         if (args.root / "supernets" / model / "done.json").exists():
             found[name] = (model, levers)
         else:
@@ -335,6 +338,8 @@ def main() -> None:
     parser.add_argument("--dataset", default="cifar10")
     parser.add_argument("--data-dir")
     parser.add_argument("--archs", type=int, default=32)
+    parser.add_argument("--only", nargs="+", choices=sorted(studies()), metavar="STUDY",
+                        help="picks, correlate: these studies only (default: all whose one-shot model is trained)")
     parser.add_argument("--plot", help="table: also draw the curve into this PNG file")
     parser.add_argument("--truth-epochs", type=float, help="correlate, table, peek: the ground truth trained for "
                         "this many epochs (ranking_truth.py --epochs) instead of the profile's")
