@@ -190,6 +190,8 @@ def picks(args) -> None:
 
 
 def table(args) -> None:
+    from nas_cli.correlate._analysis import tau_ceiling
+
     rows = []
     for name, (model, _) in studies().items():
         found = _truth(args)[1] / name / "correlation.json"
@@ -214,9 +216,10 @@ def table(args) -> None:
     noise = rows[0][2].get("seed_noise") if rows else None  # one ground truth: the same in every study
     if noise and "seed_vs_seed" in noise:
         tau = noise["seed_vs_seed"]["kendall_tau"]
-        share = _share(noise.get("noise_share"))  # (absent from reports written before it existed)
+        share = noise.get("noise_share")  # (absent from reports written before it existed)
         print(f"\nstand-alone seed 0 vs seed 1: Kendall τ {tau['value']:.2f} [{tau['low']:.2f}, {tau['high']:.2f}], "
-              f"mean std between seeds {noise['mean_std_between_seeds']:.4f}, noise share {share}")
+              f"mean std between seeds {noise['mean_std_between_seeds']:.4f}, noise share {_share(share)}, "
+              f"τ ceiling of a perfect proxy {_share(tau_ceiling(share, 2))}")
     levers = [(name, base) for name, base in LEVERS.items() if name in found and base in found]
     if levers:
         print("\n| lever | against | Δτ [95% CI, paired bootstrap] |\n| --- | --- | --- |")
@@ -286,7 +289,7 @@ def peek(args) -> None:
     import torch
 
     from nas_cli.correlate import CorrelateConfig
-    from nas_cli.correlate._analysis import noise_share
+    from nas_cli.correlate._analysis import noise_share, tau_ceiling
     from nas_cli.correlate._study import _pool
     from nas_cli.pipeline import run_config
     from nas_core import get_space
@@ -309,7 +312,8 @@ def peek(args) -> None:
         tau = bootstrap(kendall_tau, [a for a, _ in both], [b for _, b in both], seed=0)
         print(f"seed 0 vs seed 1 on {len(both)} architectures: Kendall τ {tau.value:.2f} "
               f"[{tau.low:.2f}, {tau.high:.2f}]; noise share {_share(noise_share(seeds))} (seed variance / "
-              f"variance of one training across the {len(seeds)})")
+              f"variance of one training across the {len(seeds)}); τ ceiling of a perfect proxy against the mean "
+              f"of two seeds {_share(tau_ceiling(noise_share(seeds), 2))}")
     print(f"{len(truth)} of {len(archs)} architectures have stand-alone results "
           f"({sum(n for _, n in truth.values())} trainings)")
     print("| study | architectures | Kendall τ [95% CI] | one-shot best of these: percentile |")

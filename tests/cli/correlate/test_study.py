@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from nas_cli.correlate import CorrelateConfig, CorrelateUI, OneShotModelSpec, _study, run_correlation
-from nas_cli.correlate._analysis import noise_share
+from nas_cli.correlate._analysis import noise_share, tau_ceiling
 from nas_core.data import DataSpec
 from nas_core.stats import kendall_tau
 from nas_core.train import RunDirError, StandaloneConfig, SupernetConfig, train_supernet
@@ -174,6 +174,7 @@ def test_seeds_train_each_architecture_several_times(supernets, tmp_path):
     assert ceiling["value"] == pytest.approx(float(kendall_tau(first, second)), nan_ok=True)
     share = report["seed_noise"]["noise_share"]
     assert share is None or share == pytest.approx(noise_share([a["standalone_seeds"] for a in report["archs"]]))
+    assert report["seed_noise"]["tau_ceiling"] == tau_ceiling(share, 2)
 
 
 def test_levers_score_differently_against_the_same_stand_alone_results(study, supernets, tmp_path):

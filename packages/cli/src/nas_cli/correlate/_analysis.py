@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 
 import torch
@@ -88,12 +89,15 @@ def _seed_noise(results: dict, chosen, config) -> dict | None:
     training, a proxy can exceed it).
 
     ``noise_share``: the share of one training's accuracy variance across the sample that is
-    seed noise (see :func:`noise_share`)."""
+    seed noise (see :func:`noise_share`); ``tau_ceiling``: the tau a perfect proxy could reach
+    against the mean of the seeds (see :func:`tau_ceiling`)."""
     seeds = [[r["val"]["accuracy"] for r in results[a.id]] for a in chosen]
     stds = [statistics.pstdev(s) for s in seeds if len(s) > 1]
     if not stds:
         return None
-    noise = {"mean_std_between_seeds": sum(stds) / len(stds), "noise_share": noise_share(seeds)}
+    share = noise_share(seeds)
+    noise = {"mean_std_between_seeds": sum(stds) / len(stds), "noise_share": share,
+             "tau_ceiling": tau_ceiling(share, min(len(s) for s in seeds))}
     if len(stds) == len(chosen):
         first, second = ([runs[k] for runs in seeds] for k in (0, 1))
         noise["seed_vs_seed"] = {"kendall_tau": bootstrap(
@@ -112,3 +116,18 @@ def noise_share(seeds: list[list[float]]) -> float | None:
     if len(repeated) < 2 or len(firsts) < 2 or statistics.variance(firsts) == 0:
         return None
     return statistics.fmean(statistics.variance(s) for s in repeated) / statistics.variance(firsts)
+
+
+def tau_ceiling(share: float | None, seeds: int) -> float | None:
+    """The Kendall tau a perfect proxy could expect against the mean of ``seeds`` trainings of
+    each architecture, given the ground truth's noise share: what the noise alone leaves of 1.
+
+    If an architecture's true accuracy and its seed noise are normal, the mean of k seeds keeps a
+    share r = (1 - s) / (1 - s + s / k) of its variance from the truth (s: the noise share; the
+    Spearman-Brown reliability), so it correlates with the truth at rho = sqrt(r), and Kendall's
+    tau of two such normals is 2 / pi * asin(rho) (Greiner's relation). An estimate: it inherits
+    the noise share's sampling error. 0 when the noise share reaches 1; None without one."""
+    if share is None:
+        return None
+    reliability = max(0.0, 1 - share) / (max(0.0, 1 - share) + share / seeds) if share > 0 else 1.0
+    return 2 / math.pi * math.asin(math.sqrt(reliability))
