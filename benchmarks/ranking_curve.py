@@ -309,11 +309,11 @@ def peek(args) -> None:
     if spread:
         print(f"stand-alone accuracy: min {spread[0]:.4f}, median {spread[len(spread) // 2]:.4f}, max {spread[-1]:.4f}")
     if len(both) >= 3:
-        tau = bootstrap(kendall_tau, [a for a, _ in both], [b for _, b in both], seed=0)
+        tau, share = bootstrap(kendall_tau, [a for a, _ in both], [b for _, b in both], seed=0), noise_share(seeds)
         print(f"seed 0 vs seed 1 on {len(both)} architectures: Kendall τ {tau.value:.2f} "
-              f"[{tau.low:.2f}, {tau.high:.2f}]; noise share {_share(noise_share(seeds))} (seed variance / "
+              f"[{tau.low:.2f}, {tau.high:.2f}]; noise share {_share(share)} (seed variance / "
               f"variance of one training across the {len(seeds)}); τ ceiling of a perfect proxy against the mean "
-              f"of two seeds {_share(tau_ceiling(noise_share(seeds), 2))}")
+              f"of two seeds {_share(tau_ceiling(share, 2))}")
     print(f"{len(truth)} of {len(archs)} architectures have stand-alone results "
           f"({sum(n for _, n in truth.values())} trainings)")
     print("| study | architectures | Kendall τ [95% CI] | one-shot best of these: percentile |")

@@ -129,5 +129,6 @@ def tau_ceiling(share: float | None, seeds: int) -> float | None:
     the noise share's sampling error. 0 when the noise share reaches 1; None without one."""
     if share is None:
         return None
-    reliability = max(0.0, 1 - share) / (max(0.0, 1 - share) + share / seeds) if share > 0 else 1.0
+    signal = max(0.0, 1 - share)
+    reliability = signal / (signal + share / seeds)  # (never 0 / 0: one of the two is positive)
     return 2 / math.pi * math.asin(math.sqrt(reliability))
