@@ -103,9 +103,12 @@ def _children_cpu() -> float:
 
 
 def train(args) -> None:
+    """Train the one-shot models (of the ``--only`` studies, if given: two copies with disjoint
+    lists use both cores of a 2-core machine)."""
+    wanted = {model for name, (model, _) in studies().items() if not args.only or name in args.only}
     for name, options in models().items():
         out = args.root / "supernets" / name
-        if (out / "done.json").exists():
+        if name not in wanted or (out / "done.json").exists():
             continue
         command = [NAS, "supernet", "train", "--out", str(out), *_data(args), "--subset", str(TRAIN_IMAGES),
                    *PROFILE_SUPERNET, "--ema-decay", str(EMA_DECAY), "--device", "cpu", *options]
@@ -343,7 +346,8 @@ def main() -> None:
     parser.add_argument("--data-dir")
     parser.add_argument("--archs", type=int, default=32)
     parser.add_argument("--only", nargs="+", choices=sorted(studies()), metavar="STUDY",
-                        help="picks, correlate: these studies only (default: all whose one-shot model is trained)")
+                        help="picks, correlate: these studies only (default: all whose one-shot model is trained); "
+                        "train: their one-shot models only")
     parser.add_argument("--plot", help="table: also draw the curve into this PNG file")
     parser.add_argument("--truth-epochs", type=float, help="correlate, table, peek: the ground truth trained for "
                         "this many epochs (ranking_truth.py --epochs) instead of the profile's")

@@ -16,7 +16,10 @@ trains every seed of an architecture before the next one: pairs first, for an ea
 seed noise of a new schedule (``ranking_curve.py peek``).
 ``--extra ROOT/picks.json`` adds the studies' picks from the pool (``ranking_curve.py picks``). With
 ``--summary FILE`` it trains nothing and writes one JSON line per finished training (the record
-kept in docs/results/).
+kept in docs/results/). ``--restore FILE`` is the way back: it writes each line of such a record
+into OUT as a finished training (a ``result.json`` marked ``restored_from``, no weights), so a fresh
+machine reads the published ground truth instead of training it again for hours, then trains
+whatever the record lacks.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from nas_cli.correlate._study import _check_standalone_dir, _finished, _pool, _t
 from nas_cli.pipeline import run_config
 from nas_core import Architecture, apply_threads, get_space
 from nas_core.train import read_result
+from nas_core.train.checkpoint import atomic_write_json
 
 
 def main() -> None:
@@ -48,6 +52,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=float, help="train this many epochs instead of the profile's (as `nas "
                         "correlate --epochs`; use another --out)")
     parser.add_argument("--summary", type=Path, help="write the finished trainings to this JSON lines file")
+    parser.add_argument("--restore", type=Path, help="first write the trainings recorded in this JSON lines file "
+                        "(a --summary) into --out as finished; then train what it lacks")
     parser.add_argument("--extra", type=Path, help="also train the picks in this file (ranking_curve.py picks)")
     parser.add_argument("--threads", default="auto", help="torch threads: auto (as `nas`) or a number")
     parser.add_argument("--arch-major", action="store_true", help="every seed of an architecture before the next "
@@ -67,6 +73,8 @@ def main() -> None:
     if args.epochs:
         standalone = replace(standalone, epochs=args.epochs, steps=None)
     _check_standalone_dir(args.out, standalone, data)
+    if args.restore:
+        _restore(args.restore, args.out)
     train, val = data.load("train"), data.load("val")
     print(f"{len(archs)} architectures x {args.seeds} seeds; train {len(train):,}, val {len(val):,}", flush=True)
     jobs = [(seed, n, arch) for seed in range(standalone.seed, standalone.seed + args.seeds)
@@ -95,6 +103,24 @@ def _summary(folder: Path, path: Path) -> None:
                      "train_seconds": round(result["train_seconds"], 1)})
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
     print(f"{len(rows)} trainings -> {path}")
+
+
+def _restore(record: Path, folder: Path) -> None:
+    """Write each training of ``record`` (a ``--summary`` file) as a finished one in ``folder``:
+    what `nas correlate` reads of a result (architecture id, parameters, val accuracy), marked
+    with where it came from. A folder that already holds a result keeps it."""
+    restored = 0
+    for line in record.read_text().splitlines():
+        row = json.loads(line)
+        run_dir = folder / row["run"]
+        if (run_dir / "result.json").exists():
+            continue
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(run_dir / "result.json", {
+            "arch_id": row["arch_id"], "params": row["params"], "val": {"accuracy": row["val_accuracy"]},
+            "train_seconds": row["train_seconds"], "restored_from": record.name})
+        restored += 1
+    print(f"{restored} trainings restored from {record} into {folder}", flush=True)
 
 
 class _Quiet(CorrelateUI):
