@@ -19,7 +19,9 @@ seed noise of a new schedule (``ranking_curve.py peek``).
 kept in docs/results/). ``--restore FILE`` is the way back: it writes each line of such a record
 into OUT as a finished training (a ``result.json`` marked ``restored_from``, no weights), so a fresh
 machine reads the published ground truth instead of training it again for hours, then trains
-whatever the record lacks.
+whatever the record lacks. The record does not name its schedule: give the options it was made
+with (``--epochs 6`` for docs/results/ranking-fmnist-standalone-e6.jsonl), or the folder's
+settings will not say what its results are.
 """
 
 from __future__ import annotations
@@ -53,7 +55,8 @@ def main() -> None:
                         "correlate --epochs`; use another --out)")
     parser.add_argument("--summary", type=Path, help="write the finished trainings to this JSON lines file")
     parser.add_argument("--restore", type=Path, help="first write the trainings recorded in this JSON lines file "
-                        "(a --summary) into --out as finished; then train what it lacks")
+                        "(a --summary, made with the same --profile, --dataset and --epochs) into --out as finished; "
+                        "then train what it lacks")
     parser.add_argument("--extra", type=Path, help="also train the picks in this file (ranking_curve.py picks)")
     parser.add_argument("--threads", default="auto", help="torch threads: auto (as `nas`) or a number")
     parser.add_argument("--arch-major", action="store_true", help="every seed of an architecture before the next "
