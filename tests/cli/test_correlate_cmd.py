@@ -66,6 +66,19 @@ def test_correlate_refuses_a_supernet_of_other_data(ablation, tmp_path):
     assert "made with other settings (data.size" in result.output and "--dataset" in result.output
 
 
+def test_ablate_model_seeds_retrain_one_rate_scored_as_asked(tmp_path):
+    # One rate, two model seeds: how much retraining moves the ranking (docs/results.md, issue 15).
+    result = runner.invoke(app, ["ablate", "dropout", "--out", str(tmp_path), "--rates", "0.2", "--model-seeds", "0,1",
+                                 "--score-images", "16", "--score-mode", "recalibrate", *SMALL])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "correlation.json").read_text())
+    assert report["config"]["score_images"] == 16 and report["config"]["score_mode"] == "recalibrate"
+    table = json.loads((tmp_path / "ablation.json").read_text())["table"]
+    assert [(row["dropout_rate"], row["model_seed"]) for row in table] == [(0.2, 0), (0.2, 1)]
+    scores = [[a["one_shot_accuracy"][k] for a in report["archs"]] for k in (0, 1)]
+    assert scores[0] != scores[1]  # the seed changed the model
+
+
 @pytest.mark.parametrize("args, message", [
     (["--rates", "0,x"], "comma-separated"),
     (["--rates", "0.1,0.1"], "distinct"),

@@ -122,9 +122,9 @@ def correlate_cases():
         }.items():
             yield from rows(command, option, values, files={**sn, "file": b"x"}, base=[])
         yield from rows(command, "--data-dir", ["mistyped"], files=sn, base=["--dataset", "cifar10"])
+        yield from rows(command, "--score-images", ["0", "-1", str(10**12), BIG, "abc"], files=sn, base=[])
+        yield from rows(command, "--score-mode", ["nope", "", "BATCH-STATS"], files=sn, base=[])
     yield from rows(CORRELATE, "--supernet", ["nope", "file", ""], files={"file": b"x"}, base=[])
-    yield from rows(CORRELATE, "--score-images", ["0", "-1", str(10**12), BIG, "abc"], files=sn, base=[])
-    yield from rows(CORRELATE, "--score-mode", ["nope", "", "BATCH-STATS"], files=sn, base=[])
     yield from rows(ABLATE, "--rates", ["abc", "", "0.1,,0.2", "-0.5", "1.5", "nan", "inf", "0.1;0.2"], base=[])
     yield from rows(ABLATE, "--model-seeds", ["-1", "abc", "", BIG, "0,1.5"], base=[])
 

@@ -167,14 +167,18 @@ def dropout(
     data_dir: o.DataDir = None, standalone_dir: StandaloneDir = None, kl_examples: KlExamples = 500,
     bootstrap: Bootstrap = 1000, seed: Annotated[int, typer.Option(help="Seeds the data split, the pool, "
                                                                    "the stand-alone trainings.")] = 0,
-    device: o.Device = "auto",
+    device: o.Device = "auto", score_images: ScoreImages = None, score_mode: ScoreMode = "batch-stats",
 ) -> None:
-    """Train a one-shot model per dropout rate (Sec. 4.2); compare how well each ranks architectures."""
+    """Train a one-shot model per dropout rate (Sec. 4.2); compare how well each ranks architectures.
+
+    With one rate and several --model-seeds it measures how much retraining the same one-shot model
+    moves its ranking: the data split stays the same, the seed changes weights, data order and masks."""
     ui = RichCorrelateUI()
     with user_errors():
         settings, standalone, config = _settings(profile, dataset, data_dir, seed, device, epochs,
                                                  archs=archs, pool=pool, stratify=stratify, seeds=seeds,
-                                                 kl_examples=kl_examples, bootstrap=bootstrap)
+                                                 kl_examples=kl_examples, bootstrap=bootstrap,
+                                                 score_images=score_images, score_mode=score_mode)
         try:
             rate_list = [float(r) for r in rates.split(",")]
             seed_list = [int(s) for s in model_seeds.split(",")]
